@@ -1,0 +1,75 @@
+# mailwarden — plain Makefile, dependencies via pkg-config.
+#   make            build ./mailwarden
+#   make run        install missing Debian packages, build, run `offenders` on the bundled log
+#   make check      install missing Debian packages, build, run every test suite
+#   make install    install into $(DESTDIR)$(PREFIX)
+# Variants: BUILD=dir SAN=1 (clang, ASan+UBSan); the fuzz targets live in build-fuzz.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
+CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ifeq ($(SAN),1)
+CC      := clang
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+OPT     ?= -O2 -g
+endif
+CFLAGS  += $(WARN) $(OPT) -MMD -MP
+
+LIBSRC  := $(sort $(filter-out src/cli/main.c,$(shell find src -name '*.c')))
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+UNITSRC := $(sort $(wildcard tests/unit/test_*.c))
+UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all run check test unit install clean deps fuzz asan lint
+all: mailwarden
+
+mailwarden: $(BUILD)/mailwarden
+	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
+
+$(BUILD)/mailwarden: $(BUILD)/src/cli/main.o $(BUILD)/libmw.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libmw.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmw.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libmw.a $(LDFLAGS) $(LDLIBS)
+
+unit: $(UNITBIN)
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./mailwarden offenders --now 2026-11-22T21:30:00 tests/data/mail-traditional.log.gz
+
+check test: deps
+	@scripts/check.sh
+
+lint:
+	@scripts/lint.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 mailwarden $(DESTDIR)$(PREFIX)/bin/mailwarden
+
+clean:
+	rm -rf build build-asan build-fuzz mailwarden
+
+-include $(LIBOBJ:.o=.d) $(BUILD)/src/cli/main.d

@@ -1,0 +1,96 @@
+#!/bin/bash
+# make check: every suite, one aggregate line at the end.
+#   1. lint (banned functions in src/)
+#   2. normal build: unit tests, end-to-end tests
+#   3. ASan+UBSan build (clang): unit tests, end-to-end tests
+#   4. each libFuzzer target for FUZZ_SECONDS (default 60)
+# Each test prints "PASS name", "FAIL name: why" or "SKIP name: why"; a test program that
+# dies without a FAIL line is counted as failed. Exit status: 0 only when nothing failed.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RES=$(mktemp -d /tmp/mw-check.XXXXXX)
+trap 'rm -rf "$RES"' EXIT
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+: > "$RES/all"
+
+record() { tee -a "$RES/all"; }
+
+# run_prog NAME CMD...: run one test program, capture its PASS/FAIL/SKIP lines.
+run_prog() {
+    local name=$1; shift
+    local out="$RES/out.$$.$RANDOM"
+    "$@" > "$out" 2>"$out.err"
+    local rc=$?
+    grep -E '^(PASS|FAIL|SKIP) ' "$out" | record
+    if [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
+        echo "FAIL $name: exited with status $rc" | record
+        tail -n 20 "$out.err" | sed 's/^/    /'
+    elif grep -q '^FAIL ' "$out"; then
+        tail -n 30 "$out.err" | sed 's/^/    /'
+    fi
+    rm -f "$out" "$out.err"
+}
+
+# suite BUILD_DIR LABEL: unit + e2e against the binary in BUILD_DIR.
+suite() {
+    local b=$1 label=$2
+    for t in "$b"/tests/test_*; do
+        [ -x "$t" ] || continue
+        (cd "$ROOT" && run_prog "$label/unit/$(basename "$t")" env MW_TEST_LABEL="$label" "$t")
+    done
+    for t in tests/e2e/*.sh; do
+        [ -f "$t" ] || continue
+        run_prog "$label/e2e/$(basename "$t" .sh)" env MW="$ROOT/$b/mailwarden" \
+            MW_TEST_LABEL="$label" MW_BUILD="$ROOT/$b" bash "$t"
+    done
+}
+
+echo "== lint"
+if scripts/lint.sh; then echo "PASS lint/banned-functions" | record
+else echo "FAIL lint/banned-functions: see above" | record; fi
+
+echo "== build"
+if make -s -j"$JOBS" all unit >"$RES/build.log" 2>&1; then
+    echo "PASS build/gcc-werror" | record
+    echo "== unit + e2e"
+    suite build gcc
+else
+    cat "$RES/build.log"; echo "FAIL build/gcc-werror: build failed" | record
+fi
+
+echo "== asan+ubsan build"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if make -s -j"$JOBS" BUILD=build-asan SAN=1 build-asan/mailwarden unit >"$RES/asan.log" 2>&1; then
+    echo "PASS build/clang-asan-ubsan" | record
+    suite build-asan asan
+else
+    cat "$RES/asan.log"; echo "FAIL build/clang-asan-ubsan: build failed" | record
+fi
+
+echo "== fuzz (${FUZZ_SECONDS}s each)"
+if scripts/fuzz.sh build >"$RES/fuzzbuild.log" 2>&1; then
+    for f in build-fuzz/fuzz_*; do
+        [ -x "$f" ] || continue
+        n=$(basename "$f")
+        corpus="$RES/corpus-$n"; mkdir -p "$corpus"
+        seeds=tests/fuzz/seeds/${n#fuzz_}
+        if "$f" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -rss_limit_mb=2048 \
+                -print_final_stats=0 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) \
+                >"$RES/$n.log" 2>&1; then
+            echo "PASS fuzz/$n ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$RES/$n.log" | grep -o '[0-9]*$' || echo '?') runs)" | record
+        else
+            tail -n 40 "$RES/$n.log"; echo "FAIL fuzz/$n: crash or leak, see above" | record
+        fi
+    done
+else
+    cat "$RES/fuzzbuild.log"; echo "FAIL fuzz/build: fuzz targets did not build" | record
+fi
+
+p=$(grep -c '^PASS ' "$RES/all"); f=$(grep -c '^FAIL ' "$RES/all"); s=$(grep -c '^SKIP ' "$RES/all")
+if [ "$f" -gt 0 ]; then echo; echo "Failures:"; grep '^FAIL ' "$RES/all" | sed 's/^/  /'; fi
+if [ "$s" -gt 0 ]; then echo; echo "Skipped:"; grep '^SKIP ' "$RES/all" | sed 's/^/  /'; fi
+echo
+echo "$p passed, $f failed, $s skipped"
+[ "$f" -eq 0 ]

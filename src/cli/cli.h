@@ -1,0 +1,57 @@
+/*
+ * cli - the command table and what every subcommand shares.
+ *
+ * Exit codes (documented in `mailwarden help` and README):
+ *   0  success (also when some input had problems that were reported as warnings)
+ *   1  the work could not be done: no input could be read, daemon unreachable, I/O failure
+ *   2  usage error or invalid configuration
+ * Conventions: -h/--help on every command, --json for machine output, --since/--until/--now
+ * in the one time syntax (util/timeparse.h), -c DIR for configuration, --db PATH for the
+ * database.
+ */
+#ifndef MW_CLI_H
+#define MW_CLI_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+    const char *summary;                 /* one line for `mailwarden help` */
+    const char *usage;                   /* full help text for `help CMD` / CMD --help */
+};
+
+/* Every command, in the order `help` lists them (cli/main.c). */
+extern const struct command cmd_offenders;
+
+/* Print a command's help text to f. */
+void cli_help(const struct command *c, FILE *f);
+/* For getopt error paths: "try 'mailwarden CMD --help'". Returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The time window shared by report commands. Filled by cli_time_opt(); `now` is --now or the
+ * current time; since/until are INT64_MIN/INT64_MAX when not given. ref_given tells whether
+ * --now was given (then it is also the reference for year-less stamps; otherwise each file's
+ * mtime is).
+ */
+struct timewin {
+    int64_t now, since, until;
+    bool ref_given;
+    const char *since_s, *until_s;
+};
+void timewin_init(struct timewin *w);
+/* Handle --since/--until/--now values; returns 0 or prints an error and returns -1. Call
+ * timewin_finish() after all options were seen (relative times need the final --now). */
+int timewin_set(struct timewin *w, const char *opt, const char *val);
+int timewin_finish(struct timewin *w);
+
+/* The default log when no file is given: /var/log/mail.log, else /var/log/maillog. */
+const char *cli_default_log(void);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * syslog - the envelope of a log line: time, host, program, pid, message.
+ *
+ * Formats (detected per line, cheap checks first):
+ *   RFC 3164 / traditional   "Nov  2 20:51:08 host prog[pid]: msg"   (also Postfix maillog_file)
+ *   RFC 3339 (rsyslog)       "2026-11-22T20:51:08.123456+01:00 host prog[pid]: msg"
+ *   journalctl short-iso     "2026-11-22T20:51:08+0100 host prog[pid]: msg"
+ *   journalctl short-precise "Nov 22 20:51:08.123456 host prog[pid]: msg"
+ *   journalctl short-iso-precise "2026-11-22T20:51:08.123456+0100 host ..."
+ * Year-less stamps follow the year rule of timeparse.h against ctx->ref. Stamps without a
+ * zone are local time (TZ).
+ *
+ * The program is everything up to '[' or ':' ("postfix/submission/smtpd", "dovecot",
+ * "sshd"); pid is -1 when absent. msg is the rest after ": ". A line that does not have this
+ * shape returns -1 (the caller counts it). No allocation; the slices point into `line`.
+ */
+#ifndef MW_SYSLOG_H
+#define MW_SYSLOG_H
+#include <stdint.h>
+#include "util/str.h"
+#include "util/timeparse.h"
+
+enum syslog_fmt { SYSLOG_NONE, SYSLOG_RFC3164, SYSLOG_RFC3339, SYSLOG_ISO, SYSLOG_PRECISE };
+
+struct syslog_ctx {
+    int64_t ref;           /* reference time for year-less stamps (see timeparse.h) */
+    struct tcache tc;      /* zero-initialise */
+};
+
+struct syslog_hdr {
+    int64_t t;             /* epoch seconds */
+    int32_t usec;          /* 0..999999; -1 when the stamp has no fraction */
+    enum syslog_fmt fmt;
+    struct str host;
+    struct str prog;       /* without [pid] */
+    long pid;              /* -1 when absent */
+    struct str msg;        /* after "prog[pid]: " */
+};
+
+int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h);
+
+#endif

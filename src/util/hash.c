@@ -1,0 +1,124 @@
+/* hash - see hash.h. */
+#include "util/hash.h"
+#include "util/xalloc.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct hmap_node {
+    uint64_t hash;
+    size_t klen;
+    size_t voff;                 /* offset of the value area from the node start */
+    _Alignas(16) char key[];     /* key bytes, NUL, padding, value */
+};
+
+static inline void *node_val(struct hmap_node *n) { return (char *)n + n->voff; }
+
+void hmap_init(struct hmap *m, size_t valsize)
+{
+    m->tab = NULL;
+    m->cap = m->count = 0;
+    m->valsize = valsize;
+}
+
+static size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
+{
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    for (;;) {
+        struct hmap_node *n = m->tab[i];
+        if (!n) return i;
+        if (n->hash == h && n->klen == key.len && (key.len == 0 || memcmp(n->key, key.p, key.len) == 0))
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+void *hmap_get(const struct hmap *m, struct str key)
+{
+    if (!m->count) return NULL;
+    size_t i = find_slot(m, key, str_hash(key));
+    return m->tab[i] ? node_val(m->tab[i]) : NULL;
+}
+
+static void grow(struct hmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 64;
+    struct hmap_node **nt = xcalloc(ncap, sizeof *nt);
+    for (size_t i = 0; i < m->cap; i++) {
+        struct hmap_node *n = m->tab[i];
+        if (!n) continue;
+        size_t j = (size_t)n->hash & (ncap - 1);
+        while (nt[j]) j = (j + 1) & (ncap - 1);
+        nt[j] = n;
+    }
+    free(m->tab);
+    m->tab = nt;
+    m->cap = ncap;
+}
+
+void *hmap_put(struct hmap *m, struct str key, bool *isnew)
+{
+    if ((m->count + 1) * 10 > m->cap * 7) grow(m);
+    uint64_t h = str_hash(key);
+    size_t i = find_slot(m, key, h);
+    if (m->tab[i]) {
+        if (isnew) *isnew = false;
+        return node_val(m->tab[i]);
+    }
+    size_t voff = (offsetof(struct hmap_node, key) + key.len + 1 + 15) & ~(size_t)15;
+    struct hmap_node *n = xmalloc(voff + m->valsize);
+    n->hash = h;
+    n->klen = key.len;
+    n->voff = voff;
+    if (key.len) memcpy(n->key, key.p, key.len);
+    n->key[key.len] = 0;
+    memset(node_val(n), 0, m->valsize);
+    m->tab[i] = n;
+    m->count++;
+    if (isnew) *isnew = true;
+    return node_val(n);
+}
+
+bool hmap_del(struct hmap *m, struct str key)
+{
+    if (!m->count) return false;
+    size_t mask = m->cap - 1, i = find_slot(m, key, str_hash(key));
+    if (!m->tab[i]) return false;
+    free(m->tab[i]);
+    m->tab[i] = NULL;
+    m->count--;
+    /* backward-shift: move later members of the probe run into the hole */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        struct hmap_node *n = m->tab[j];
+        if (!n) break;
+        size_t home = (size_t)n->hash & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            m->tab[i] = n;
+            m->tab[j] = NULL;
+            i = j;
+        }
+    }
+    return true;
+}
+
+bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val)
+{
+    while (*it < m->cap) {
+        struct hmap_node *n = m->tab[(*it)++];
+        if (n) {
+            if (key) *key = (struct str){ n->key, n->klen };
+            if (val) *val = node_val(n);
+            return true;
+        }
+    }
+    return false;
+}
+
+void hmap_free(struct hmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
+    free(m->tab);
+    m->tab = NULL;
+    m->cap = m->count = 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * hash - byte-string keyed hash map with inline values. Linear probing, backward-shift
+ * deletion, power-of-two table at most 70 % full.
+ *
+ * Ownership: the map copies each key and owns it together with a value area of `valsize`
+ * bytes (zeroed on insert, 16-byte aligned). Pointers returned by hmap_get/hmap_put stay
+ * valid until that entry is deleted or the map is freed (nodes never move). Values that own
+ * memory must be freed by the caller before hmap_del/hmap_free.
+ * Not thread-safe. Tables an attacker can grow need a cap enforced by the caller
+ * (hmap_count()).
+ */
+#ifndef MW_HASH_H
+#define MW_HASH_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "util/str.h"
+
+struct hmap_node;
+struct hmap {
+    struct hmap_node **tab;
+    size_t cap, count, valsize;
+};
+
+void hmap_init(struct hmap *m, size_t valsize);
+void *hmap_get(const struct hmap *m, struct str key);
+void *hmap_put(struct hmap *m, struct str key, bool *isnew);
+bool hmap_del(struct hmap *m, struct str key);
+void hmap_free(struct hmap *m);
+static inline size_t hmap_count(const struct hmap *m) { return m->count; }
+
+/* Iterate: size_t it = 0; struct str k; void *v; while (hmap_next(m, &it, &k, &v)) ...
+ * The map must not be modified while iterating. */
+bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val);
+
+#endif

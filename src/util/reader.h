@@ -1,0 +1,81 @@
+/*
+ * reader - the log input layer: one input (a file or stdin) yields lines.
+ *
+ * - Plain regular files are mmap'd (any size, nothing loaded whole); the mapping is exposed
+ *   through reader_map() so callers can split it between threads at line boundaries and use
+ *   lines_next() on each part with exactly the same splitting rules.
+ * - stdin ("-"), pipes and compressed files are read in large blocks. Compression is detected
+ *   by magic bytes, not by name: gzip (zlib, multi-member), xz (liblzma), zstd (libzstd),
+ *   bzip2 (libbz2, when built with it).
+ * - Line rules (the same everywhere): a line ends at '\n'; a trailing '\r' is removed; a last
+ *   line without '\n' is still a line; NUL bytes and invalid UTF-8 are passed through as
+ *   bytes; a line longer than READER_MAX_LINE is cut to READER_MAX_LINE bytes, the rest up to
+ *   the next '\n' is skipped, and the cut is counted (reader_stats) — never fatal.
+ * - Errors: reader_open() fails with a message naming the file. A read or decompression
+ *   error in the middle (e.g. a truncated .gz) ends that input: reader_next() returns -1
+ *   once, reader_error() says what happened (file name included); lines before it were
+ *   delivered.
+ *
+ * Ownership: the reader owns its buffers; the slice from reader_next() is valid until the
+ * next call to reader_next() or reader_close(). Not thread-safe (one reader per thread).
+ */
+#ifndef MW_READER_H
+#define MW_READER_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+#include "util/str.h"
+
+#define READER_MAX_LINE (64 * 1024)
+
+enum reader_comp { RD_PLAIN, RD_GZIP, RD_XZ, RD_ZSTD, RD_BZIP2 };
+
+struct reader_stats {
+    uint64_t lines;        /* lines delivered */
+    uint64_t bytes;        /* uncompressed bytes consumed */
+    uint64_t cut_lines;    /* lines longer than READER_MAX_LINE (cut) */
+};
+
+struct reader;
+
+/* Open path ("-" = stdin). NULL on failure with a message in err (names the file). */
+struct reader *reader_open(const char *path, char *err, size_t errlen);
+/* 1: *line is the next line; 0: end of input; -1: error (see reader_error), input ended. */
+int reader_next(struct reader *r, struct str *line);
+const char *reader_error(const struct reader *r);
+const char *reader_path(const struct reader *r);     /* as given; "-" shown as "(stdin)" */
+enum reader_comp reader_compression(const struct reader *r);
+/* Modification time of the file (the reference time for year-less stamps); for stdin the
+ * current time. */
+time_t reader_mtime(const struct reader *r);
+/* For plain regular files: the whole file mapped read-only (len may be 0), else NULL.
+ * Reading through reader_next() and through the map may not be mixed. */
+const char *reader_map(const struct reader *r, size_t *len);
+const struct reader_stats *reader_stats(const struct reader *r);
+void reader_close(struct reader *r);
+
+/*
+ * Split the next line out of buf[*pos .. len) with the reader's rules. Returns false when
+ * *pos == len. *cut (may be NULL) is set when the line was longer than READER_MAX_LINE.
+ */
+bool lines_next(const char *buf, size_t len, size_t *pos, struct str *line, bool *cut);
+
+/*
+ * Split buf[0..len) into at most n parts that start and end at line boundaries; starts[i]
+ * receives the start offset of part i, starts[n'] = len. Returns the number of parts n'
+ * (fewer when the buffer is small). starts must hold n + 1 entries.
+ */
+size_t lines_split(const char *buf, size_t len, size_t n, size_t *starts);
+
+/*
+ * Rotated families: expand a base path (/var/log/mail.log) to every member that exists, oldest
+ * first: dateext members (mail.log-20261120[.gz|.xz|.zst|.bz2], by date), numbered members
+ * (mail.log.N[.gz…], highest N first), then the base itself. Returns the number of paths
+ * (0 if nothing exists; then err says so); *out is a malloc'd array of malloc'd strings, free
+ * with rotate_free().
+ */
+size_t rotate_expand(const char *base, char ***out, char *err, size_t errlen);
+void rotate_free(char **paths, size_t n);
+
+#endif

@@ -1,0 +1,85 @@
+/* str - see str.h. */
+#include "util/str.h"
+#include "util/xalloc.h"
+#include <ctype.h>
+
+ptrdiff_t str_find(struct str hay, const char *needle, size_t nlen)
+{
+    if (nlen == 0) return 0;
+    if (!hay.p || hay.len < nlen) return -1;
+    const char *r = memmem(hay.p, hay.len, needle, nlen);
+    return r ? r - hay.p : -1;
+}
+
+ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen)
+{
+    if (nlen == 0) return (ptrdiff_t)hay.len;
+    if (!hay.p || hay.len < nlen) return -1;
+    for (size_t i = hay.len - nlen + 1; i-- > 0;)
+        if (hay.p[i] == needle[0] && memcmp(hay.p + i, needle, nlen) == 0) return (ptrdiff_t)i;
+    return -1;
+}
+
+ptrdiff_t str_chr(struct str s, char c)
+{
+    if (!s.len) return -1;
+    const char *r = memchr(s.p, c, s.len);
+    return r ? r - s.p : -1;
+}
+
+ptrdiff_t str_rchr(struct str s, char c)
+{
+    if (!s.len) return -1;
+    const char *r = memrchr(s.p, c, s.len);
+    return r ? r - s.p : -1;
+}
+
+struct str str_trim(struct str s)
+{
+    while (s.len && isspace((unsigned char)s.p[0])) { s.p++; s.len--; }
+    while (s.len && isspace((unsigned char)s.p[s.len - 1])) s.len--;
+    return s;
+}
+
+bool str_eqi(struct str a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len == n && strncasecmp(a.p, lit, n) == 0;
+}
+
+bool str_to_u64(struct str s, uint64_t *out)
+{
+    uint64_t v;
+    return s.len > 0 && str_lead_u64(s, &v) == s.len && (*out = v, true);
+}
+
+size_t str_lead_u64(struct str s, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    while (i < s.len && i < 18 && s.p[i] >= '0' && s.p[i] <= '9')
+        v = v * 10 + (uint64_t)(s.p[i++] - '0');
+    if (i < s.len && i == 18 && s.p[i] >= '0' && s.p[i] <= '9') return 0; /* too long */
+    *out = v;
+    return i;
+}
+
+char *str_dup(struct str s) { return xstrndup(s.p ? s.p : "", s.len); }
+
+char *str_copy(char *buf, size_t cap, struct str s)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n) memcpy(buf, s.p, n);
+    buf[n] = 0;
+    return buf;
+}
+
+uint64_t str_hash(struct str s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= (unsigned char)s.p[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}

@@ -1,0 +1,85 @@
+/*
+ * str - borrowed byte slices. A `struct str` points into memory owned by someone else (a
+ * line buffer, a mapped file); it is never NUL-terminated and never freed. Copy with
+ * str_dup() to keep it beyond the owner's lifetime. All functions accept len == 0.
+ */
+#ifndef MW_STR_H
+#define MW_STR_H
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+struct str {
+    const char *p;
+    size_t len;
+};
+
+#define STR_NULL ((struct str){ NULL, 0 })
+#define STR_LIT(s) ((struct str){ (s), sizeof(s) - 1 })
+/* printf("%.*s", STR_FMT(s)) */
+#define STR_FMT(s) (int)((s).len > 0x7fffffff ? 0x7fffffff : (s).len), ((s).p ? (s).p : "")
+
+static inline struct str str_make(const char *p, size_t len) { return (struct str){ p, len }; }
+static inline struct str str_c(const char *s) { return (struct str){ s, s ? strlen(s) : 0 }; }
+
+static inline bool str_eq(struct str a, struct str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+static inline bool str_eqc(struct str a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len == n && (n == 0 || memcmp(a.p, lit, n) == 0);
+}
+static inline bool str_startswith(struct str a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len >= n && memcmp(a.p, lit, n) == 0;
+}
+static inline bool str_endswith(struct str a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len >= n && memcmp(a.p + a.len - n, lit, n) == 0;
+}
+/* a[off..] (clamped) */
+static inline struct str str_from(struct str a, size_t off)
+{
+    if (off > a.len) off = a.len;
+    return (struct str){ a.p + off, a.len - off };
+}
+/* a[off..off+n) (clamped) */
+static inline struct str str_sub(struct str a, size_t off, size_t n)
+{
+    if (off > a.len) off = a.len;
+    if (n > a.len - off) n = a.len - off;
+    return (struct str){ a.p + off, n };
+}
+
+/* Offset of the first/last occurrence of needle in hay, or -1. */
+ptrdiff_t str_find(struct str hay, const char *needle, size_t nlen);
+ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen);
+static inline ptrdiff_t str_findc(struct str hay, const char *needle) { return str_find(hay, needle, strlen(needle)); }
+static inline ptrdiff_t str_rfindc(struct str hay, const char *needle) { return str_rfind(hay, needle, strlen(needle)); }
+ptrdiff_t str_chr(struct str s, char c);
+ptrdiff_t str_rchr(struct str s, char c);
+struct str str_trim(struct str s);
+/* Case-insensitive (ASCII) equality. */
+bool str_eqi(struct str a, const char *lit);
+
+/* Parse an unsigned decimal number that fills all of s (no sign, no spaces). At most
+ * 18 digits. Returns false on anything else. */
+bool str_to_u64(struct str s, uint64_t *out);
+/* Parse a leading unsigned decimal number; returns digits consumed (0 if none). */
+size_t str_lead_u64(struct str s, uint64_t *out);
+
+/* Copy into a NUL-terminated heap string (caller frees). */
+char *str_dup(struct str s);
+/* Copy into buf of size cap (cap >= 1), truncating; always NUL-terminates. Returns buf. */
+char *str_copy(char *buf, size_t cap, struct str s);
+
+/* 64-bit FNV-1a-style hash (fast, not cryptographic; tables that attackers can grow also
+ * have caps, see hash.h). */
+uint64_t str_hash(struct str s);
+
+#endif

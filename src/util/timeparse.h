@@ -1,0 +1,48 @@
+/*
+ * timeparse - the one time syntax of every command, and the one year rule.
+ *
+ * Year rule: a date without a year (syslog "Nov  2 20:51:08") gets the year of the reference
+ * time `ref`, or the year before if that would put it more than one day after ref. This also
+ * handles a Dec -> Jan rollover inside one file. Zone-less times are local time per TZ.
+ *
+ * --since/--until/--now syntax (mwtime_parse):
+ *   EPOCH (all digits, seconds; optional .fraction), @EPOCH
+ *   2026-11-22, 2026-11-22T21:00, 2026-11-22 21:00:05, 2026-11-22T21:00:05.123+01:00, ...Z
+ *   Nov 22 21:00, Nov 22 21:00:05, Nov 22 (syslog style, year rule against now)
+ *   relative: 30s, 30m, 2h, 1d, 2w (that long before now), now, today (00:00 today),
+ *   yesterday (00:00 yesterday)
+ * Returns 0 and the epoch seconds in *out; -1 with a message in err.
+ */
+#ifndef MW_TIMEPARSE_H
+#define MW_TIMEPARSE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "util/str.h"
+
+/* Cache for local-time conversion (mktime is slow); one per thread. Zero-initialise. */
+struct tcache {
+    int64_t key;          /* (year, mon, mday, hour) packed; 0 = empty */
+    int64_t base;         /* epoch of that hour's start */
+};
+
+/* Epoch seconds of a local date-time (mon 1..12). Uses/updates the cache (may be NULL). */
+int64_t mwtime_local(struct tcache *c, int year, int mon, int mday, int hh, int mm, int ss);
+/* Year-less local date-time resolved by the year rule against ref. */
+int64_t mwtime_yearless(struct tcache *c, int mon, int mday, int hh, int mm, int ss, int64_t ref);
+/* Month name "Jan".."Dec" (case-insensitive, 3 letters) -> 1..12, or 0. */
+int mwtime_month(struct str s);
+
+int mwtime_parse(const char *s, int64_t now, int64_t *out, char *err, size_t errlen);
+/* Duration for config and options: 600, 10m, 4d, 1w, 1h30m; -1 (permanent) allowed when
+ * allow_neg. Returns 0 and seconds in *out, or -1. */
+int mwtime_duration(struct str s, bool allow_neg, int64_t *out);
+
+/* RFC 3339 in local time with offset: 2026-11-22T21:12:13+00:00 (usec < 0: no fraction). */
+size_t mwtime_rfc3339(int64_t t, int32_t usec, char *buf, size_t cap);
+/* "2026-11-22 21:12:13" local time. */
+size_t mwtime_human(int64_t t, char *buf, size_t cap);
+/* "94 days ago", "3 hours ago", "in 5 minutes" relative to now. */
+size_t mwtime_ago(int64_t t, int64_t now, char *buf, size_t cap);
+
+#endif
