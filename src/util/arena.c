@@ -2,6 +2,7 @@
 #include "util/arena.h"
 #include "util/xalloc.h"
 #include <string.h>
+#include <stdlib.h>
 
 struct arena_blk {
     struct arena_blk *next;

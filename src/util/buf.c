@@ -2,6 +2,7 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 static int reserve(struct buf *b, size_t n)
 {
