@@ -48,7 +48,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmw.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libmw.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MF $@.d -Itests -o $@ $< $(BUILD)/libmw.a $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNITBIN)
 
@@ -72,4 +72,4 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz mailwarden
 
--include $(LIBOBJ:.o=.d) $(BUILD)/src/cli/main.d
+-include $(LIBOBJ:.o=.d) $(BUILD)/src/cli/main.d $(UNITBIN:=.d)
