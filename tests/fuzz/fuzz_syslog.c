@@ -33,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             h.host.len > 255 || h.prog.len > 255 || h.pid < -1 || h.pid > 999999999 ||
             h.usec < -1 || h.usec > 999999 || h.fmt == SYSLOG_NONE)
             abort();
+        /* the year rule: a year-less stamp lies within (ref - ~1 year, ref + 1 day] */
+        if ((h.fmt == SYSLOG_RFC3164 || h.fmt == SYSLOG_PRECISE) &&
+            (h.t > ctx.ref + 86400 || h.t < ctx.ref - 368 * 86400))
+            abort();
         char b[64];
         mwtime_rfc3339(h.t, h.usec, b, sizeof b);
     }
