@@ -13,6 +13,20 @@
  * The program is everything up to '[' or ':' ("postfix/submission/smtpd", "dovecot",
  * "sshd"); pid is -1 when absent. msg is the rest after ": ". A line that does not have this
  * shape returns -1 (the caller counts it). No allocation; the slices point into `line`.
+ *
+ * fmt: SYSLOG_RFC3164 "Mon DD HH:MM:SS"; SYSLOG_PRECISE the same with a fraction;
+ * SYSLOG_RFC3339 an ISO stamp whose zone is "Z" or "+HH:MM"; SYSLOG_ISO an ISO stamp whose
+ * zone is "+HHMM" (journalctl short-iso and short-iso-precise; usec tells them apart) or
+ * that has no zone (then local time).
+ *
+ * Strictness: month names are English (any case), the day may be space-padded ("Nov  2"),
+ * unpadded ("Nov 2") or two digits; dates must exist (2026-02-30, day 0 or 32, hour 24 and
+ * month 13 are rejected; second 60 is accepted and normalised); a year-less Feb 29 in a
+ * non-leap year becomes Mar 1. Fractions have 1..9 digits (usec keeps 6). The host is any
+ * run of 1..255 non-space bytes; the program 1..255 bytes without space, '[' or ':'; the
+ * pid 1..9 digits. After ':' one space is skipped if present; a line may end right after
+ * the ':' (empty msg). A CR before the end of the line is left in msg. Lines of any content
+ * (NUL bytes included) are safe to pass.
  */
 #ifndef MW_SYSLOG_H
 #define MW_SYSLOG_H

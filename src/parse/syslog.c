@@ -1,0 +1,162 @@
+/*
+ * syslog - split a log line into time, host, program, pid and message. See syslog.h for the
+ * accepted formats.
+ *
+ * Ownership: no allocation; the slices in struct syslog_hdr borrow from the caller's line.
+ * Limits: host and program at most 255 bytes, pid at most 9 digits, fractions at most 9.
+ * Errors: -1 for a line without the syslog shape (or with an impossible date); the caller
+ * counts it. Speed: hand-rolled digit checks and the tcache of timeparse; no sscanf, no
+ * strptime, no locale.
+ */
+#include "parse/syslog.h"
+
+#define FIELD_MAX 255
+
+/* Two ASCII digits -> 0..99, or -1. */
+static inline int dig2(const char *p)
+{
+    unsigned a = (unsigned)(unsigned char)p[0] - '0', b = (unsigned)(unsigned char)p[1] - '0';
+    return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+}
+
+static inline bool isdig(char c) { return (unsigned)(unsigned char)c - '0' <= 9; }
+
+/* "HH:MM:SS" at p (8 bytes available). */
+static inline bool hms(const char *p, int *hh, int *mm, int *ss)
+{
+    *hh = dig2(p);
+    *mm = dig2(p + 3);
+    *ss = dig2(p + 6);
+    return p[2] == ':' && p[5] == ':' && *hh >= 0 && *hh <= 23 && *mm >= 0 && *mm <= 59 &&
+           *ss >= 0 && *ss <= 60;
+}
+
+/* Optional ".fraction" at p[*i]: 1..9 digits -> usec (or -1 when absent); false if bad. */
+static inline bool fraction(const char *p, size_t n, size_t *i, int32_t *usec)
+{
+    *usec = -1;
+    if (*i >= n || p[*i] != '.') return true;
+    size_t s = ++*i;
+    int32_t v = 0;
+    while (*i < n && isdig(p[*i])) {
+        if (*i - s < 6) v = v * 10 + (p[*i] - '0');
+        ++*i;
+    }
+    size_t nd = *i - s;
+    if (nd == 0 || nd > 9) return false;
+    for (; nd < 6; nd++) v *= 10;
+    *usec = v;
+    return true;
+}
+
+/* "Mon DD HH:MM:SS[.frac] " -> returns offset of the host, or 0. */
+static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h)
+{
+    if (n < 16 || p[3] != ' ') return 0;
+    int mon = mwtime_month(str_make(p, 3));
+    if (!mon) return 0;
+    int d;
+    size_t i;
+    if (p[4] == ' ') {                      /* "Nov  2" */
+        d = isdig(p[5]) ? p[5] - '0' : -1;
+        i = 6;
+    } else if (p[5] == ' ') {               /* "Nov 2" */
+        d = isdig(p[4]) ? p[4] - '0' : -1;
+        i = 5;
+    } else {                                /* "Nov 22" */
+        d = dig2(p + 4);
+        i = 6;
+    }
+    if (d < 1 || d > mwtime_mdays(2000, mon) || p[i] != ' ') return 0;
+    i++;
+    int hh, mm, ss;
+    if (n - i < 9 || !hms(p + i, &hh, &mm, &ss)) return 0;
+    i += 8;
+    if (!fraction(p, n, &i, &h->usec)) return 0;
+    if (i >= n || p[i] != ' ') return 0;
+    h->fmt = h->usec < 0 ? SYSLOG_RFC3164 : SYSLOG_PRECISE;
+    h->t = mwtime_yearless(&ctx->tc, mon, d, hh, mm, ss, ctx->ref);
+    return i + 1;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM|+HHMM] " -> offset of the host, or 0. */
+static size_t stamp_iso(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h)
+{
+    if (n < 21 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't')) return 0;
+    int yh = dig2(p), yl = dig2(p + 2), mon = dig2(p + 5), d = dig2(p + 8), hh, mm, ss;
+    if (yh < 0 || yl < 0 || mon < 1 || mon > 12) return 0;
+    int y = yh * 100 + yl;
+    if (y < 1 || d < 1 || d > mwtime_mdays(y, mon) || !hms(p + 11, &hh, &mm, &ss)) return 0;
+    size_t i = 19;
+    if (!fraction(p, n, &i, &h->usec)) return 0;
+    if (i >= n) return 0;
+    if (p[i] == ' ') {                      /* no zone: local time */
+        h->fmt = SYSLOG_ISO;
+        h->t = mwtime_local(&ctx->tc, y, mon, d, hh, mm, ss);
+        return i + 1;
+    }
+    int off = 0;
+    if (p[i] == 'Z' || p[i] == 'z') {
+        h->fmt = SYSLOG_RFC3339;
+        i++;
+    } else if (p[i] == '+' || p[i] == '-') {
+        int sign = p[i] == '-' ? -1 : 1, oh, om;
+        if (n - i < 6) return 0;
+        oh = dig2(p + i + 1);
+        if (p[i + 3] == ':') {
+            if (n - i < 7) return 0;
+            om = dig2(p + i + 4);
+            h->fmt = SYSLOG_RFC3339;
+            i += 6;
+        } else {
+            om = dig2(p + i + 3);
+            h->fmt = SYSLOG_ISO;
+            i += 5;
+        }
+        if (oh < 0 || oh > 23 || om < 0 || om > 59) return 0;
+        off = sign * (oh * 3600 + om * 60);
+    } else {
+        return 0;
+    }
+    if (i >= n || p[i] != ' ') return 0;
+    h->t = mwtime_utc(y, mon, d, hh, mm, ss) - off;
+    return i + 1;
+}
+
+int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h)
+{
+    const char *p = line.p;
+    size_t n = line.len, i;
+    if (!p || n < 16) return -1;
+    if (isdig(p[0])) i = stamp_iso(ctx, p, n, h);
+    else i = stamp_3164(ctx, p, n, h);
+    if (i == 0) return -1;
+
+    /* host */
+    size_t hs = i, lim = n - i > FIELD_MAX ? i + FIELD_MAX + 1 : n;
+    while (i < lim && p[i] != ' ') i++;
+    if (i == hs || i >= lim) return -1;
+    h->host = str_make(p + hs, i - hs);
+    i++;
+
+    /* program, up to '[' or ':' */
+    size_t ps = i;
+    lim = n - i > FIELD_MAX ? i + FIELD_MAX + 1 : n;
+    while (i < lim && p[i] != '[' && p[i] != ':' && p[i] != ' ') i++;
+    if (i == ps || i >= lim || p[i] == ' ') return -1;
+    h->prog = str_make(p + ps, i - ps);
+
+    h->pid = -1;
+    if (p[i] == '[') {
+        size_t ds = ++i;
+        long pid = 0;
+        while (i < n && isdig(p[i]) && i - ds < 9) pid = pid * 10 + (p[i++] - '0');
+        if (i == ds || i + 1 >= n || p[i] != ']' || p[i + 1] != ':') return -1;
+        h->pid = pid;
+        i++;
+    }
+    i++;                                    /* the ':' */
+    if (i < n && p[i] == ' ') i++;
+    h->msg = str_make(p + i, n - i);
+    return 0;
+}
