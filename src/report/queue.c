@@ -554,8 +554,8 @@ int queue_parse_mailq(struct queue *q, struct str line, unsigned long lineno)
         q->saw_empty = true;
         return 0;
     }
-    if (q->skip_entry) return 0;
     if (is_space((unsigned char)line.p[0]) || line.p[0] == '(') {
+        if (q->skip_entry) return 0;   /* the rest of an entry whose first line was bad */
         struct queue_msg *m = q->cur;
         if (!m) {
             bad_line(q, lineno, "recipient or reason outside a mailq entry", NULL);
@@ -581,6 +581,7 @@ int queue_parse_mailq(struct queue *q, struct str line, unsigned long lineno)
         return 0;
     }
     flush_entry(q, lineno);
+    q->skip_entry = false;
     return mailq_entry(q, line, lineno);
 }
 
@@ -652,7 +653,8 @@ void queue_finish(struct queue *q)
     q->finished = true;
     flush_entry(q, q->lines);
     if (q->format == QF_MAILQ && !q->saw_empty) {
-        if (!q->saw_trailer && q->nmsgs + q->bad_lines > 0)
+        q->truncated = !q->saw_trailer && q->nmsgs + q->bad_lines > 0;
+        if (q->truncated)
             msg_warn("%s: mailq output ends without its \"-- N Kbytes in M Requests.\" line "
                      "(truncated?); the report covers the %zu messages read", q->name, q->nmsgs);
         else if (q->saw_trailer && q->trailer_count != q->nmsgs + q->dropped_msgs)
@@ -852,7 +854,7 @@ static void text_groups(const struct queue *q, FILE *f, const struct hmap *m, co
         fprintf(f, "  %6" PRIu64 " %6" PRIu64 " %10" PRIu64 "  ", g->messages, g->recipients, g->bytes);
         put_safe(f, g->key);
         fputc('\n', f);
-        fprintf(f, "  %25s", "");
+        fprintf(f, "%28s", "");
         if (g->ndel == 0) {
             fputs("(no message has all its recipients here; postsuper -d would remove others too)\n", f);
         } else if (g->ndel <= QUEUE_INLINE_IDS) {
@@ -867,7 +869,7 @@ static void text_groups(const struct queue *q, FILE *f, const struct hmap *m, co
             fprintf(f, "delete (%" PRIu32 " msgs): see deletable_ids in --json\n", g->ndel);
         }
         if (g->ndel && g->ndel < g->messages)
-            fprintf(f, "  %25s(%" PRIu64 " more with recipients elsewhere are not included)\n", "",
+            fprintf(f, "%28s(%" PRIu64 " more with recipients elsewhere are not included)\n", "",
                     g->messages - g->ndel);
     }
     buf_free(&b);
@@ -884,10 +886,10 @@ void queue_report_text(const struct queue *q, FILE *f, unsigned top)
     fprintf(f, ") as of %s\n", t);
     fprintf(f, "Total: %" PRIu64 " messages, %" PRIu64 " recipients, %" PRIu64 " bytes\n",
             q->total.messages, q->nrcpts, q->total.bytes);
-    if (q->bad_lines || q->dropped_msgs || q->dropped_rcpts)
+    if (q->bad_lines || q->dropped_msgs || q->dropped_rcpts || q->truncated)
         fprintf(f, "Input problems: %" PRIu64 " bad lines, %" PRIu64 " messages and %" PRIu64
-                " recipients over the limits (see warnings)\n", q->bad_lines, q->dropped_msgs,
-                q->dropped_rcpts);
+                " recipients over the limits%s (see warnings)\n", q->bad_lines, q->dropped_msgs,
+                q->dropped_rcpts, q->truncated ? ", mailq output truncated" : "");
 
     fprintf(f, "\nBy queue\n  %-10s %6s %10s\n", "queue", "msgs", "bytes");
     for (int i = 0; i < QN_COUNT; i++)
@@ -931,7 +933,7 @@ void queue_report_text(const struct queue *q, FILE *f, unsigned top)
         for (uint32_t r = 0; r < m->nrcpt && r < TEXT_OLDEST_RCPTS; r++) {
             fputs("      -> ", f);
             put_safe(f, m->rcpt[r].address);
-            if (m->rcpt[r].reason) {
+            if (m->rcpt[r].reason && (r == 0 || m->rcpt[r - 1].reason != m->rcpt[r].reason)) {
                 fputs("  (", f);
                 put_safe(f, m->rcpt[r].reason);
                 fputc(')', f);
@@ -1024,6 +1026,8 @@ void queue_report_json(const struct queue *q, FILE *f, unsigned top)
     jw_uint(&w, q->dropped_msgs);
     jw_key(&w, "dropped_recipients");
     jw_uint(&w, q->dropped_rcpts);
+    jw_key(&w, "truncated");
+    jw_bool(&w, q->truncated);
     jw_obj_end(&w);
 
     mwtime_rfc3339(q->now, -1, t, sizeof t);

@@ -60,7 +60,7 @@
  *
  * JSON report (one document):
  *   {"input":{"source","format":"postqueue-json"|"mailq"|null,"lines","bad_lines",
- *             "dropped_messages","dropped_recipients"},
+ *             "dropped_messages","dropped_recipients","truncated"},
  *    "now": RFC 3339,
  *    "total":{"messages","recipients","bytes"},
  *    "by_reason":[{"reason","messages","recipients","bytes","queue_ids":[],
@@ -161,6 +161,7 @@ struct queue {
 
     /* set by queue_finish() */
     bool finished;
+    bool truncated;                   /* mailq text without its trailer */
     struct hmap ids;                  /* queue IDs seen (duplicates are skipped) */
     struct hmap reasons_raw;          /* raw reason -> arena copy + normalised form */
     struct hmap by_reason, by_domain, by_sender;  /* key -> struct queue_group */
