@@ -13,8 +13,11 @@ for c in $(find src -name '*.c' ! -path src/cli/main.c | sort); do
     fi
     objs="$objs $o"
 done
+# An archive, so that a target links only the objects it needs (cli/cmd_*.o need main.o).
+rm -f build-fuzz/libmw.a
+ar rcs build-fuzz/libmw.a $objs
 for f in tests/fuzz/fuzz_*.c; do
     [ -f "$f" ] || continue
     n=$(basename "$f" .c)
-    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" $objs $(pkg-config --libs $PKGS) -lpthread -lm
+    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" build-fuzz/libmw.a $(pkg-config --libs $PKGS) -lpthread -lm
 done

@@ -847,14 +847,14 @@ static void text_groups(const struct queue *q, FILE *f, const struct hmap *m, co
     const struct queue_group **v = sorted_groups(m, &n);
     fprintf(f, "\n%s\n", title);
     if (n == 0) fputs("  (none)\n", f);
-    else fprintf(f, "  %6s %6s %10s  %s\n", "msgs", "rcpts", "bytes", field);
+    else fprintf(f, "  %7s %7s %12s  %s\n", "msgs", "rcpts", "bytes", field);
     struct buf b = BUF_INIT((size_t)1 << 20);
     for (size_t i = 0; i < n && i < TEXT_MAX_ROWS; i++) {
         const struct queue_group *g = v[i];
-        fprintf(f, "  %6" PRIu64 " %6" PRIu64 " %10" PRIu64 "  ", g->messages, g->recipients, g->bytes);
+        fprintf(f, "  %7" PRIu64 " %7" PRIu64 " %12" PRIu64 "  ", g->messages, g->recipients, g->bytes);
         put_safe(f, g->key);
         fputc('\n', f);
-        fprintf(f, "%28s", "");
+        fprintf(f, "%32s", "");
         if (g->ndel == 0) {
             fputs("(no message has all its recipients here; postsuper -d would remove others too)\n", f);
         } else if (g->ndel <= QUEUE_INLINE_IDS) {
@@ -869,7 +869,7 @@ static void text_groups(const struct queue *q, FILE *f, const struct hmap *m, co
             fprintf(f, "delete (%" PRIu32 " msgs): see deletable_ids in --json\n", g->ndel);
         }
         if (g->ndel && g->ndel < g->messages)
-            fprintf(f, "%28s(%" PRIu64 " more with recipients elsewhere are not included)\n", "",
+            fprintf(f, "%32s(%" PRIu64 " more with recipients elsewhere are not included)\n", "",
                     g->messages - g->ndel);
     }
     buf_free(&b);
@@ -891,14 +891,14 @@ void queue_report_text(const struct queue *q, FILE *f, unsigned top)
                 " recipients over the limits%s (see warnings)\n", q->bad_lines, q->dropped_msgs,
                 q->dropped_rcpts, q->truncated ? ", mailq output truncated" : "");
 
-    fprintf(f, "\nBy queue\n  %-10s %6s %10s\n", "queue", "msgs", "bytes");
+    fprintf(f, "\nBy queue\n  %-10s %7s %12s\n", "queue", "msgs", "bytes");
     for (int i = 0; i < QN_COUNT; i++)
-        fprintf(f, "  %-10s %6" PRIu64 " %10" PRIu64 "\n", qnames[i], q->by_queue[i].messages,
+        fprintf(f, "  %-10s %7" PRIu64 " %12" PRIu64 "\n", qnames[i], q->by_queue[i].messages,
                 q->by_queue[i].bytes);
 
-    fprintf(f, "\nBy age\n  %-10s %6s %10s\n", "age", "msgs", "bytes");
+    fprintf(f, "\nBy age\n  %-10s %7s %12s\n", "age", "msgs", "bytes");
     for (unsigned i = 0; i < QUEUE_NBUCKETS; i++)
-        fprintf(f, "  %-10s %6" PRIu64 " %10" PRIu64 "\n", bucket_label[i], q->by_age[i].messages,
+        fprintf(f, "  %-10s %7" PRIu64 " %12" PRIu64 "\n", bucket_label[i], q->by_age[i].messages,
                 q->by_age[i].bytes);
 
     text_groups(q, f, &q->by_reason, "By reason", "by_reason", "reason");
@@ -908,9 +908,9 @@ void queue_report_text(const struct queue *q, FILE *f, unsigned top)
     const struct queue_group **v = sorted_groups(&q->by_sender, &n);
     fprintf(f, "\nBy sender\n");
     if (n == 0) fputs("  (none)\n", f);
-    else fprintf(f, "  %6s %6s %10s  %s\n", "msgs", "rcpts", "bytes", "sender");
+    else fprintf(f, "  %7s %7s %12s  %s\n", "msgs", "rcpts", "bytes", "sender");
     for (size_t i = 0; i < n && i < TEXT_MAX_ROWS; i++) {
-        fprintf(f, "  %6" PRIu64 " %6" PRIu64 " %10" PRIu64 "  ", v[i]->messages, v[i]->recipients,
+        fprintf(f, "  %7" PRIu64 " %7" PRIu64 " %12" PRIu64 "  ", v[i]->messages, v[i]->recipients,
                 v[i]->bytes);
         put_safe(f, disp_sender(v[i]->key));
         fputc('\n', f);

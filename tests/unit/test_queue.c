@@ -563,8 +563,8 @@ static void t_text_report(void)
     load(&q, DATA "mailq-phase1.txt", T_PHASE1);
     char *t = report(&q, false, 10);
     CHECK(strstr(t, "Total: 12 messages, 15 recipients, 100247 bytes") != NULL);
-    CHECK(strstr(t, "  deferred       10      97754\n") != NULL);
-    CHECK(strstr(t, "       2      3       6210  " REFUSED "\n") != NULL);
+    CHECK(strstr(t, "  deferred        10        97754\n") != NULL);
+    CHECK(strstr(t, "        2       3         6210  " REFUSED "\n") != NULL);
     CHECK(strstr(t, "delete: postsuper -d AA5D01045AC 1140D1045AD\n") != NULL);
     CHECK(strstr(t, "  84D35104599      hold     2026-11-22 21:12:53   1m41s      1240  news@partner.test\n") != NULL);
     free(t);
