@@ -465,7 +465,7 @@ static void flush_entry(struct queue *q, unsigned long lineno)
     struct queue_msg *m = q->cur;
     if (!m) return;
     q->cur = NULL;
-    q->cur_reason = NULL;
+    q->cur_reason = q->cur_norm = NULL;
     if (m->queue == QN_COUNT) {
         /* unmarked: deferred if anything has a reason, else incoming (or maildrop) */
         m->queue = QN_INCOMING;
@@ -486,8 +486,14 @@ static int mailq_entry(struct queue *q, struct str line, unsigned long lineno)
     struct str mon = next_tok(&rest), mday = next_tok(&rest), hms = next_tok(&rest);
     struct str sender = str_trim(rest);
     enum queue_name qn = QN_COUNT;
+    bool expire = false;
+    /* showq_compat appends '*' (active) or '!' (hold), then '#' (forced to expire) */
+    if (qid.len && qid.p[qid.len - 1] == '#') {
+        expire = true;
+        qid.len--;
+    }
     if (qid.len && qid.p[qid.len - 1] == '*') qn = QN_ACTIVE;
-    if (qid.len && qid.p[qid.len - 1] == '!') qn = QN_HOLD;
+    else if (qid.len && qid.p[qid.len - 1] == '!') qn = QN_HOLD;
     if (qn != QN_COUNT) qid.len--;
     uint64_t sz;
     int month = mwtime_month(mon), d, hh, mm, ss;
@@ -505,9 +511,9 @@ static int mailq_entry(struct queue *q, struct str line, unsigned long lineno)
         struct queue_msg *m = arena_alloc(&q->arena, sizeof *m);
         str_copy(m->id, sizeof m->id, qid);
         m->queue = qn;
+        m->forced_expire = expire;
         m->size = sz;
         m->arrival = mwtime_yearless(&q->tc, month, d, hh, mm, ss, q->now);
-        if (str_eqc(sender, "MAILER-DAEMON")) sender = str_make("", 0);
         m->sender = arena_strdup(&q->arena, cut(sender, QUEUE_ADDR_MAX, NULL));
         q->cur = m;
         return 0;
@@ -564,7 +570,13 @@ int queue_parse_mailq(struct queue *q, struct str line, unsigned long lineno)
         if (t.p[0] == '(') {
             struct str why = str_from(t, 1);
             if (why.len && why.p[why.len - 1] == ')') why.len--;
-            q->cur_reason = why.len ? intern_reason(q, why)->raw : NULL;
+            /* "(reason unavailable)": this recipient has none, the one before had one */
+            q->cur_reason = q->cur_norm = NULL;
+            if (why.len && !str_eqc(why, "reason unavailable")) {
+                const struct raw_reason *rr = intern_reason(q, why);
+                q->cur_reason = rr->raw;
+                q->cur_norm = rr->norm;
+            }
             return 0;
         }
         if (q->nrcpts + m->nrcpt >= QUEUE_MAX_RCPTS) {
@@ -577,7 +589,7 @@ int queue_parse_mailq(struct queue *q, struct str line, unsigned long lineno)
         struct queue_rcpt *r = &q->cur_rcpt[m->nrcpt++];
         r->address = arena_strdup(&q->arena, cut(t, QUEUE_ADDR_MAX, NULL));
         r->reason = q->cur_reason;
-        r->norm = q->cur_reason ? intern_reason(q, str_c(q->cur_reason))->norm : NULL;
+        r->norm = q->cur_norm;
         return 0;
     }
     flush_entry(q, lineno);

@@ -17,16 +17,18 @@
  *     arrival_time (epoch), message_size, forced_expire, sender, recipients[{address,
  *     delay_reason?}]. A line that is not such an object (syntax error, wrong type, missing
  *     field, invalid queue ID) is warned about as "NAME:LINE: ..." and skipped.
- *   mailq text: header "-Queue ID- --Size-- ----Arrival Time---- -Sender/Recipient-------"
- *     (any width), then per message "QID[*!] SIZE Dow Mon DD HH:MM:SS SENDER", "(reason)"
- *     lines that apply to the recipient lines after them, recipient lines, a blank line;
- *     trailer "-- N Kbytes in M Request(s)." or "Mail queue is empty". '*' = active,
- *     '!' = hold; unmarked messages are "deferred" when they carry a reason, else "incoming"
- *     (the text format cannot tell incoming from maildrop). The arrival time has no year: it
- *     is resolved by the year rule (util/timeparse.h) against `now`. The sender
- *     "MAILER-DAEMON" is the null sender and stored as "" (as postqueue -j has it), so both
- *     formats of the same queue give the same report. A missing trailer (truncated output)
- *     or a trailer whose count disagrees is warned about; what was parsed is kept.
+ *   mailq text (Postfix showq_compat): header "-Queue ID- --Size-- ----Arrival Time----
+ *     -Sender/Recipient-------" (short or long-ID widths), then per message
+ *     "QID[*|!][#] SIZE Dow Mon DD HH:MM:SS SENDER", "(reason)" lines that apply to the
+ *     recipient lines after them ("(reason unavailable)" = none), recipient lines, a blank
+ *     line; trailer "-- N Kbytes in M Request(s)." or "Mail queue is empty". '*' = active,
+ *     '!' = hold, '#' = forced to expire; unmarked messages are "deferred" when they carry a
+ *     reason, else "incoming" (the text format cannot tell incoming from maildrop). The
+ *     arrival time has no year: it is resolved by the year rule (util/timeparse.h) against
+ *     `now`. Senders are kept as listed (showq shows the null sender as "MAILER-DAEMON" in
+ *     both formats), so both formats of the same queue give the same report. A missing
+ *     trailer (truncated output) or a trailer whose count disagrees is warned about; what was
+ *     parsed is kept.
  *
  * Reason normalisation (queue_normalise_reason), so that one problem is one group:
  *   - NAME[ADDR] where ADDR is an IPv4/IPv6 literal (optionally "IPv6:") -> "*[*]";
@@ -118,7 +120,7 @@ struct queue_msg {
     bool forced_expire;
     int64_t arrival;
     uint64_t size;
-    const char *sender;       /* "" = null sender */
+    const char *sender;       /* as listed; "" shown as "<>" */
     uint32_t nrcpt;
     struct queue_rcpt *rcpt;
 };
@@ -154,7 +156,7 @@ struct queue {
     struct queue_msg *cur;            /* message being read, NULL between messages */
     struct queue_rcpt *cur_rcpt;      /* heap, grows; moved to the arena at flush */
     size_t cur_cap;
-    const char *cur_reason;
+    const char *cur_reason, *cur_norm; /* the last "(reason)" line (arena) */
     bool skip_entry;                  /* bad header: ignore lines up to the blank line */
     bool saw_header, saw_trailer, saw_empty;
     uint64_t trailer_count;

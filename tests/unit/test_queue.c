@@ -296,8 +296,11 @@ static void t_mailq_year_rule(void)
     struct queue q;
     queue_init(&q, "t", now);
     feed_text(&q, "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
-                  "ABC123*     500 Thu Dec 31 23:59:00  MAILER-DAEMON\n"
+                  "ABC123*#     500 Thu Dec 31 23:59:00  MAILER-DAEMON\n"
+                  "(host x[192.0.2.1] said: 450 4.1.1 mailbox busy)\n"
                   "                                         x@y.test\n"
+                  "                                                     (reason unavailable)\n"
+                  "                                         z@y.test\n"
                   "\n"
                   "-- 1 Kbytes in 1 Request.\n");
     queue_finish(&q);
@@ -305,11 +308,15 @@ static void t_mailq_year_rule(void)
     CHECK_INT(q.bad_lines, 0);
     if (q.nmsgs) {
         CHECK_INT(q.msgs[0]->arrival, mwtime_local(NULL, 2026, 12, 31, 23, 59, 0));
-        CHECK_INT(q.msgs[0]->queue, QN_ACTIVE);
-        CHECK_STR(q.msgs[0]->sender, "");            /* MAILER-DAEMON = null sender */
+        CHECK_INT(q.msgs[0]->queue, QN_ACTIVE);      /* "ABC123*#": active, forced to expire */
+        CHECK(q.msgs[0]->forced_expire);
+        CHECK_STR(q.msgs[0]->sender, "MAILER-DAEMON");
+        CHECK_INT(q.msgs[0]->nrcpt, 2);
+        CHECK(q.msgs[0]->nrcpt == 2 && q.msgs[0]->rcpt[1].reason == NULL);
     }
     CHECK_INT(q.by_queue[QN_ACTIVE].messages, 1);
-    CHECK(grp(&q.by_sender, "") != NULL);
+    CHECK(grp(&q.by_reason, "(none: active)") != NULL);
+    CHECK(grp(&q.by_reason, "host *[*] said: 450 4.1.1 mailbox busy") != NULL);
     queue_free(&q);
 }
 
