@@ -96,8 +96,20 @@ static void nstar(struct nout *o)
     nputc(o, '*');
 }
 
-/* Length of an IPv4/IPv6 literal at s[i..], 0 if there is none. A trailing '.' or ':' (end
- * of a sentence, "ADDR:port") is not part of it. */
+/* Parse s[i..j) as an address, also without one trailing '.' or ':'. Returns the length. */
+static size_t ip_try(struct str s, size_t i, size_t j)
+{
+    for (int trim = 0; trim < 2 && j > i; trim++) {
+        struct ipaddr a;
+        if (ipaddr_parse(str_make(s.p + i, j - i), &a) == 0) return j - i;
+        if (s.p[j - 1] != '.' && s.p[j - 1] != ':') break;
+        j--;
+    }
+    return 0;
+}
+
+/* Length of an IPv4/IPv6 literal at s[i..], 0 if there is none. A trailing '.' (end of a
+ * sentence) or ":port" after an IPv4 address is not part of it. */
 static size_t ip_at(struct str s, size_t i)
 {
     size_t j = i, dots = 0, colons = 0;
@@ -106,15 +118,16 @@ static size_t ip_at(struct str s, size_t i)
         if (s.p[j] == ':') colons++;
         j++;
     }
-    if (j - i > 64 || (colons < 2 && dots != 3 && !(dots == 4 && s.p[j - 1] == '.'))) return 0;
+    if (j - i > 64 || (colons < 2 && dots < 3)) return 0;
     if (j < s.len && is_alnum((unsigned char)s.p[j])) return 0;
-    for (int trim = 0; trim < 2 && j > i; trim++) {
-        struct ipaddr a;
-        if (ipaddr_parse(str_make(s.p + i, j - i), &a) == 0) return j - i;
-        if (s.p[j - 1] != '.' && s.p[j - 1] != ':') break;
-        j--;
+    size_t n = colons >= 2 ? ip_try(s, i, j) : 0;
+    if (n == 0 && dots >= 3) {
+        /* IPv4, perhaps followed by ":port" */
+        size_t k = i;
+        while (k < j && s.p[k] != ':') k++;
+        n = ip_try(s, i, k);
     }
-    return 0;
+    return n;
 }
 
 /* DSN status code d.ddd.ddd (class 2, 4 or 5) at s[i..]: its length, or 0. */

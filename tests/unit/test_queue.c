@@ -134,6 +134,9 @@ static void t_norm_other_rules(void)
               "connect to mail.example.test[private/dovecot-lmtp]: No such file or directory");
     NORM_IS(("server 198.51.100.7 said: queued as 4jXhgw1gCcz821p."), "server * said: queued as *.");
     NORM_IS(("Network is unreachable"), "Network is unreachable");
+    NORM_IS(("connect to 192.0.2.1:25: timed out; from 192.0.2.9."), "connect to *:*: timed out; from *.");
+    NORM_IS(("dead:beef is not deadbeef, fe80::1%eth0 is"), "dead:beef is not deadbeef, *%eth0 is");
+    NORM_IS(("version 1.2.3 and 1.2.3.4.5"), "version *.*.* and *.*.*.*.*");
     NORM_IS(("  tabs\tand \r\n  spaces  "), "tabs and spaces");
     NORM_IS(("bell\x07" "esc\x1b[31m"), "bell?esc?[31m");
     NORM_IS((""), "");
