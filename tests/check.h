@@ -16,7 +16,6 @@
 
 static int check_failed_now;   /* failures inside the running test */
 static int check_failures;     /* tests that failed */
-static const char *check_suite = __FILE__;
 
 static inline void check_report(const char *file, int line, const char *what)
 {
@@ -57,13 +56,13 @@ static inline const char *check_base(const char *path)
         check_failed_now = 0; fn(); \
         const char *lbl_ = getenv("MW_TEST_LABEL"); \
         if (check_failed_now) { check_failures++; \
-            printf("FAIL %s/unit/%s/%s: %d check(s) failed\n", lbl_ ? lbl_ : "unit", \
-                   check_base(check_suite), #fn, check_failed_now); } \
-        else printf("PASS %s/unit/%s/%s\n", lbl_ ? lbl_ : "unit", check_base(check_suite), #fn); \
+            printf("FAIL %s/unit/%s/%s: %d check(s) failed\n", lbl_ ? lbl_ : "local", \
+                   check_base(__FILE__), #fn, check_failed_now); } \
+        else printf("PASS %s/unit/%s/%s\n", lbl_ ? lbl_ : "local", check_base(__FILE__), #fn); \
         fflush(stdout); } while (0)
 
 #define SKIP(fn, why) do { const char *lbl_ = getenv("MW_TEST_LABEL"); \
-        printf("SKIP %s/unit/%s/%s: %s\n", lbl_ ? lbl_ : "unit", check_base(check_suite), #fn, why); } while (0)
+        printf("SKIP %s/unit/%s/%s: %s\n", lbl_ ? lbl_ : "local", check_base(__FILE__), #fn, why); } while (0)
 
 static inline int check_done(void) { return check_failures ? 1 : 0; }
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <getopt.h>
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -28,6 +29,7 @@ struct command {
 
 /* Every command, in the order `help` lists them (cli/main.c). */
 extern const struct command cmd_offenders;
+extern const struct command cmd_queue;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);
@@ -53,5 +55,35 @@ int timewin_finish(struct timewin *w);
 
 /* The default log when no file is given: /var/log/mail.log, else /var/log/maillog. */
 const char *cli_default_log(void);
+
+/*
+ * Options every log-reading report command shares. Use CLI_COMMON_LONGOPTS inside the
+ * command's getopt_long table and pass unknown option codes to cli_common_opt().
+ */
+enum {
+    OPT_SINCE = 0x1000, OPT_UNTIL, OPT_NOW, OPT_JSON, OPT_ROTATED, OPT_THREADS, OPT_DB,
+    OPT_SYSLOG_NAME, OPT_COMMON_END
+};
+#define CLI_COMMON_LONGOPTS \
+    { "since", required_argument, NULL, OPT_SINCE }, \
+    { "until", required_argument, NULL, OPT_UNTIL }, \
+    { "now", required_argument, NULL, OPT_NOW }, \
+    { "json", no_argument, NULL, OPT_JSON }, \
+    { "rotated", no_argument, NULL, OPT_ROTATED }, \
+    { "threads", required_argument, NULL, OPT_THREADS }, \
+    { "syslog-name", required_argument, NULL, OPT_SYSLOG_NAME }
+
+struct cli_common {
+    struct timewin tw;
+    bool json, rotated;
+    int threads;
+    const char *syslog_name;
+};
+void cli_common_init(struct cli_common *c);
+/* 1: handled, 0: not a common option, -1: bad value (message printed). */
+int cli_common_opt(struct cli_common *c, int opt, const char *arg);
+/* Fill scan options from the common options and the remaining arguments (the logs). */
+struct scan_opts;
+int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts *so);
 
 #endif

@@ -1,0 +1,470 @@
+/*
+ * postfix - the Postfix part of the line model (see event.h).
+ *
+ * Shapes handled (from Postfix 3.x sources: smtpd.c, smtpd_check.c, postscreen, cleanup,
+ * qmgr, bounce, the delivery agents' log_adhoc.c, postsuper.c, master.c):
+ *   [QID|NOQUEUE]: reject|reject_warning|hold|discard|redirect|filter|warning: ...
+ *   QID: client=..., QID: uid=N from=<>, QID: message-id=<>, QID: from=<>, size=...
+ *   QID: to=<>, [orig_to=<>,] relay=..., [conn_use=N,] delay=..., delays=a/b/c/d, dsn=x.y.z, status=S (reply)
+ *   QID: removed | placed on hold | released from hold | requeued
+ *   QID: sender non-delivery notification: QID2
+ *   connect from / disconnect from / lost connection after / timeout after / too many errors after
+ *   warning: name[ip]: SASL M authentication failed: reason[, sasl_username=u]
+ *   postscreen: CONNECT / PREGREET / DNSBL / HANGUP / DENYLISTED / PASS / ... [ip]:port
+ *   warning: / error: / fatal: / panic: daemon messages, master daemon messages
+ * Client addresses are taken only right after the fixed keyword that precedes them.
+ */
+#include "parse/event.h"
+#include <string.h>
+
+static const char *const daemons[] = {
+    "smtpd", "smtp", "lmtp", "qmgr", "oqmgr", "cleanup", "pickup", "local", "virtual", "pipe",
+    "bounce", "defer", "trace", "error", "retry", "discard", "postscreen", "dnsblog",
+    "tlsproxy", "anvil", "scache", "master", "postsuper", "postqueue", "sendmail", "postdrop",
+    "postlogd", "trivial-rewrite", "verify", "flush", "proxymap", "proxywrite", "showq",
+    "spawn", "tlsmgr", "postmap", "postalias", "postfix-script", "postfix", "qmqpd",
+    "postmulti", "postconf", "postkick", "postlock", "postlog", "smtp-sink", "smtp-source",
+    NULL
+};
+
+static bool is_daemon(struct str s)
+{
+    for (int i = 0; daemons[i]; i++)
+        if (str_eqc(s, daemons[i])) return true;
+    return false;
+}
+
+static inline bool is_short_qid_char(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+/* Long IDs (mail_queue.h): digits, upper and lower case letters except vowels. */
+static inline bool is_long_qid_char(char c)
+{
+    if (c >= '0' && c <= '9') return true;
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
+    return !strchr("AEIOUaeiou", c);
+}
+
+bool pf_is_qid(struct str s)
+{
+    if (s.len < 6 || s.len > 32) return false;
+    bool shortid = true, longid = true;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (!is_short_qid_char(c)) shortid = false;
+        if (!is_long_qid_char(c)) longid = false;
+        if (!shortid && !longid) return false;
+    }
+    if (shortid) return true;
+    /* long form: at least 12 chars, contains the inode separator 'z' */
+    return longid && s.len >= 12 && memchr(s.p, 'z', s.len) != NULL;
+}
+
+bool pf_name_addr(struct str s, struct str *name, struct ipaddr *addr, size_t *used)
+{
+    size_t i = 0;
+    while (i < s.len && i < 256 && s.p[i] != '[' && s.p[i] != ' ' && s.p[i] != ']') i++;
+    if (i >= s.len || s.p[i] != '[') return false;
+    size_t a0 = i + 1, j = a0;
+    while (j < s.len && j - a0 < 64 && s.p[j] != ']') j++;
+    if (j >= s.len || s.p[j] != ']') return false;
+    struct str a = str_sub(s, a0, j - a0);
+    if (str_startswith(a, "IPv6:")) a = str_from(a, 5);
+    if (ipaddr_parse(a, addr) < 0) return false;
+    *name = str_sub(s, 0, i);
+    *used = j + 1;
+    return true;
+}
+
+/* "[addr]:port" (postscreen notation) at the start of s. */
+static bool ps_addr_port(struct str s, struct ipaddr *addr, int *port, size_t *used)
+{
+    if (!s.len || s.p[0] != '[') return false;
+    ptrdiff_t e = str_chr(str_sub(s, 0, 70), ']');
+    if (e < 0) return false;
+    if (ipaddr_parse(str_sub(s, 1, (size_t)e - 1), addr) < 0) return false;
+    size_t i = (size_t)e + 1;
+    *port = -1;
+    if (i < s.len && s.p[i] == ':') {
+        uint64_t v;
+        size_t n = str_lead_u64(str_from(s, i + 1), &v);
+        if (n && v < 65536) { *port = (int)v; i += 1 + n; }
+    }
+    *used = i;
+    return true;
+}
+
+size_t pf_angle(struct str s, struct str *inner)
+{
+    if (!s.len || s.p[0] != '<') return 0;
+    bool q = false;
+    for (size_t i = 1; i < s.len; i++) {
+        char c = s.p[i];
+        if (q) {
+            if (c == '\\' && i + 1 < s.len) i++;
+            else if (c == '"') q = false;
+        } else if (c == '"') {
+            q = true;
+        } else if (c == '>') {
+            *inner = str_sub(s, 1, i - 1);
+            return i + 1;
+        }
+    }
+    /* unbalanced quote: fall back to the first '>' so a stray '"' cannot eat the line */
+    ptrdiff_t e = str_chr(s, '>');
+    if (e < 0) return 0;
+    *inner = str_sub(s, 1, (size_t)e - 1);
+    return (size_t)e + 1;
+}
+
+/* Value of a plain field: up to ", " or end (relay=, delay=, dsn=, size= ...). */
+static size_t plain_value(struct str s, struct str *v)
+{
+    size_t i = 0;
+    while (i < s.len && s.p[i] != ',' && s.p[i] != ' ') i++;
+    *v = str_sub(s, 0, i);
+    return i;
+}
+
+struct fdesc { const char *key; size_t klen; size_t off; bool angle; };
+#define FD(k, m, a) { k, sizeof(k) - 1, offsetof(struct pf_fields, m), a }
+static const struct fdesc fdescs[] = {
+    FD("to=", to, true), FD("orig_to=", orig_to, true), FD("from=", from, true),
+    FD("relay=", relay, false), FD("conn_use=", conn_use, false), FD("delay=", delay, false),
+    FD("delays=", delays, false), FD("dsn=", dsn, false), FD("size=", size, false),
+    FD("nrcpt=", nrcpt, false), FD("message-id=", message_id, true), FD("uid=", uid, false),
+    FD("sasl_method=", sasl_method, false), FD("sasl_username=", sasl_username, false),
+    FD("sasl_sender=", sasl_sender, true), FD("proto=", proto, false), FD("helo=", helo, true),
+};
+
+void pf_fields_parse(struct str s, struct pf_fields *f)
+{
+    size_t i = 0;
+    while (i < s.len) {
+        while (i < s.len && (s.p[i] == ' ' || s.p[i] == ',')) i++;
+        struct str rest = str_from(s, i);
+        if (str_startswith(rest, "status=")) {
+            /* status is last: everything after is the free-form reply */
+            struct str v;
+            size_t n = plain_value(str_from(rest, 7), &v);
+            f->status = v;
+            struct str r = str_trim(str_from(rest, 7 + n));
+            if (r.len >= 2 && r.p[0] == '(' && r.p[r.len - 1] == ')') r = str_sub(r, 1, r.len - 2);
+            f->reply = r;
+            return;
+        }
+        const struct fdesc *d = NULL;
+        for (size_t k = 0; k < sizeof fdescs / sizeof fdescs[0]; k++)
+            if (rest.len > fdescs[k].klen && memcmp(rest.p, fdescs[k].key, fdescs[k].klen) == 0) {
+                d = &fdescs[k];
+                break;
+            }
+        if (!d) {
+            /* unknown key or free text such as "(queue active)": skip one token */
+            while (i < s.len && s.p[i] != ',' && s.p[i] != ' ') i++;
+            continue;
+        }
+        struct str *slot = (struct str *)((char *)f + d->off);
+        struct str val = str_from(rest, d->klen);
+        size_t n;
+        if (d->angle && val.len && val.p[0] == '<') {
+            n = pf_angle(val, slot);
+            if (!n) { *slot = val; return; }
+        } else {
+            n = plain_value(val, slot);
+        }
+        i += d->klen + n;
+    }
+}
+
+/* "RCPT from name[ip]: reply; from=<> to=<> proto=P helo=<>" (smtpd) or with "[ip]:port"
+ * (postscreen). Sets stage, client, text (the reply), and the trailing fields. */
+static void parse_reject_body(struct str s, struct event *ev)
+{
+    ptrdiff_t sp = str_chr(str_sub(s, 0, 32), ' ');
+    if (sp <= 0) { ev->text = s; return; }
+    ev->stage = str_sub(s, 0, (size_t)sp);
+    struct str r = str_from(s, (size_t)sp + 1);
+    if (!str_startswith(r, "from ")) {
+        /* cleanup: "header Subject: text from name[ip]; from=<>..." — the client sits after
+         * attacker text, so it is not taken here (consumers use the QID's client= line). */
+        ev->text = r;
+        ptrdiff_t semi = str_findc(r, "; from=<");
+        if (semi >= 0) pf_fields_parse(str_from(r, (size_t)semi + 2), &ev->f);
+        return;
+    }
+    r = str_from(r, 5);
+    size_t used = 0;
+    if (r.len && r.p[0] == '[') {
+        if (!ps_addr_port(r, &ev->client, &ev->port, &used)) { ev->text = r; return; }
+    } else if (!pf_name_addr(r, &ev->client_name, &ev->client, &used)) {
+        ev->text = r;
+        return;
+    }
+    r = str_from(r, used);
+    if (str_startswith(r, ": ")) r = str_from(r, 2);
+    /* split "reply; from=<...> to=<...> proto=X helo=<...>" at the first "; from=<" */
+    ptrdiff_t semi = str_findc(r, "; from=<");
+    if (semi >= 0) {
+        ev->text = str_sub(r, 0, (size_t)semi);
+        pf_fields_parse(str_from(r, (size_t)semi + 2), &ev->f);
+    } else {
+        ev->text = r;
+    }
+}
+
+/* "... from name[ip]..." after a fixed lead-in, e.g. "lost connection after DATA from ". */
+static bool take_client(struct str s, struct event *ev)
+{
+    size_t used;
+    if (!pf_name_addr(s, &ev->client_name, &ev->client, &used)) return false;
+    ev->text = str_trim(str_from(s, used));
+    if (str_startswith(ev->text, ":")) ev->text = str_trim(str_from(ev->text, 1));
+    return true;
+}
+
+/* "lost connection after CMD from name[ip]" and friends */
+static bool after_cmd_from(struct str m, const char *lead, enum ev_kind k, struct event *ev)
+{
+    if (!str_startswith(m, lead)) return false;
+    struct str r = str_from(m, strlen(lead));
+    ptrdiff_t f = str_findc(str_sub(r, 0, 64), " from ");
+    if (f < 0) return false;
+    ev->stage = str_sub(r, 0, (size_t)f);
+    ev->kind = k;
+    if (!take_client(str_from(r, (size_t)f + 6), ev)) ev->client.family = 0;
+    return true;
+}
+
+static bool parse_postscreen(struct str m, struct event *ev)
+{
+    static const struct { const char *lead; enum ev_kind kind; bool from; } ps[] = {
+        { "CONNECT from ", EV_PS_CONNECT, true },
+        { "PREGREET ", EV_PREGREET, false },
+        { "DNSBL rank ", EV_PS_DNSBL, false },
+        { "HANGUP after ", EV_PS_HANGUP, false },
+        { "DENYLISTED ", EV_PS_DENYLISTED, true },
+        { "BLACKLISTED ", EV_PS_DENYLISTED, true },
+        { "PASS NEW ", EV_PS_PASS, true },
+        { "PASS OLD ", EV_PS_PASS, true },
+        { "ALLOWLISTED ", EV_PS_PASS, true },
+        { "WHITELISTED ", EV_PS_PASS, true },
+        { "DISCONNECT ", EV_PS_OTHER, true },
+        { "COMMAND PIPELINING from ", EV_PS_OTHER, true },
+        { "DATA without valid RCPT from ", EV_PS_OTHER, true },
+        { "NON-SMTP COMMAND from ", EV_PS_OTHER, true },
+        { "BARE NEWLINE from ", EV_PS_OTHER, true },
+        { "COMMAND TIME LIMIT from ", EV_PS_OTHER, true },
+        { "COMMAND COUNT LIMIT from ", EV_PS_OTHER, true },
+        { "COMMAND LENGTH LIMIT from ", EV_PS_OTHER, true },
+    };
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        if (!str_startswith(m, ps[i].lead)) continue;
+        struct str r = str_from(m, strlen(ps[i].lead));
+        if (!ps[i].from) {
+            /* "PREGREET 24 after 0 from [ip]:port: text", "DNSBL rank 3 for [ip]:port",
+             * "HANGUP after 1.2 from [ip]:port in tests after SMTP handshake" */
+            ptrdiff_t f = str_findc(str_sub(r, 0, 48), ps[i].kind == EV_PS_DNSBL ? " for [" : " from [");
+            if (f < 0) return false;
+            ev->stage = str_sub(r, 0, (size_t)f);
+            r = str_from(r, (size_t)f + (ps[i].kind == EV_PS_DNSBL ? 5 : 6));
+        }
+        size_t used;
+        if (!ps_addr_port(r, &ev->client, &ev->port, &used)) return false;
+        ev->kind = ps[i].kind;
+        ev->text = str_from(r, used);
+        if (str_startswith(ev->text, ": ")) ev->text = str_from(ev->text, 2);
+        else ev->text = str_trim(ev->text);
+        return true;
+    }
+    return false;
+}
+
+/* Actions shared by smtpd and cleanup after "QID: " / "NOQUEUE: " */
+static bool parse_action(struct str r, struct event *ev)
+{
+    static const struct { const char *lead; enum ev_kind kind; } acts[] = {
+        { "reject: ", EV_REJECT }, { "reject_warning: ", EV_REJECT_WARNING },
+        { "hold: ", EV_HOLD }, { "discard: ", EV_DISCARD }, { "redirect: ", EV_REDIRECT },
+        { "filter: ", EV_FILTER },
+    };
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        if (str_startswith(r, acts[i].lead)) {
+            ev->kind = acts[i].kind;
+            parse_reject_body(str_from(r, strlen(acts[i].lead)), ev);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void parse_queue_line(struct str r, struct event *ev)
+{
+    if (parse_action(r, ev)) return;
+    if (str_startswith(r, "client=")) {
+        ev->kind = EV_CLIENT;
+        struct str c = str_from(r, 7);
+        size_t used;
+        if (pf_name_addr(c, &ev->client_name, &ev->client, &used))
+            pf_fields_parse(str_from(c, used), &ev->f);
+        ev->user = ev->f.sasl_username;
+        return;
+    }
+    if (str_startswith(r, "to=<")) {
+        ev->kind = EV_DELIVERY;
+        pf_fields_parse(r, &ev->f);
+        ev->text = ev->f.reply;
+        return;
+    }
+    if (str_startswith(r, "from=<")) {
+        pf_fields_parse(r, &ev->f);
+        if (str_eqc(ev->f.status, "expired")) { ev->kind = EV_EXPIRED; ev->text = ev->f.reply; }
+        else ev->kind = EV_QMGR_FROM;
+        return;
+    }
+    if (str_startswith(r, "message-id=") || str_startswith(r, "resent-message-id=")) {
+        ev->kind = EV_MESSAGE_ID;
+        struct str v = str_from(r, r.p[0] == 'm' ? 11 : 18);
+        if (!pf_angle(v, &ev->f.message_id)) ev->f.message_id = v;
+        return;
+    }
+    if (str_startswith(r, "uid=")) {
+        ev->kind = EV_PICKUP;
+        pf_fields_parse(r, &ev->f);
+        return;
+    }
+    if (str_eqc(r, "removed")) { ev->kind = EV_REMOVED; return; }
+    if (str_eqc(r, "placed on hold") || str_eqc(r, "released from hold") || str_eqc(r, "requeued")) {
+        ev->kind = EV_POSTSUPER;
+        ev->text = r;
+        return;
+    }
+    if (str_startswith(r, "sender non-delivery notification: ") ||
+        str_startswith(r, "sender delay notification: ") ||
+        str_startswith(r, "sender delivery status notification: ") ||
+        str_startswith(r, "postmaster non-delivery notification: ") ||
+        str_startswith(r, "postmaster delay notification: ")) {
+        ev->kind = EV_BOUNCE_NOTICE;
+        ptrdiff_t c = str_rfindc(r, ": ");
+        ev->stage = str_sub(r, 0, (size_t)c);
+        ev->text = str_from(r, (size_t)c + 2);
+        return;
+    }
+    if (str_startswith(r, "warning: header ") || str_startswith(r, "warning: body ")) {
+        ev->kind = EV_HEADER_WARNING;
+        parse_reject_body(str_from(r, 9), ev);
+        return;
+    }
+    if (str_startswith(r, "warning: ")) {
+        ev->kind = EV_QUEUE_WARNING;
+        ev->text = str_from(r, 9);
+        return;
+    }
+    ev->kind = EV_OTHER;
+    ev->text = r;
+}
+
+bool parse_postfix(const struct parse_opts *opt, struct event *ev)
+{
+    struct str prog = ev->h.prog;
+    ptrdiff_t slash = str_rchr(prog, '/');
+    if (slash <= 0) return false;
+    struct str svc = str_from(prog, (size_t)slash + 1);
+    if (!is_daemon(svc)) return false;
+    struct str inst = str_sub(prog, 0, (size_t)slash);
+    if (opt && opt->syslog_name.len) {
+        if (!(str_eq(inst, opt->syslog_name) ||
+              (inst.len > opt->syslog_name.len && inst.p[opt->syslog_name.len] == '/' &&
+               memcmp(inst.p, opt->syslog_name.p, opt->syslog_name.len) == 0)))
+            return false;
+    }
+    ev->src = SRC_POSTFIX;
+    ev->service = svc;
+    ev->instance = inst;
+    ev->kind = EV_OTHER;
+    struct str m = ev->h.msg;
+
+    /* "QID: ..." or "NOQUEUE: ..." */
+    ptrdiff_t colon = str_chr(str_sub(m, 0, 34), ':');
+    if (colon > 0 && (size_t)colon + 1 < m.len && m.p[colon + 1] == ' ') {
+        struct str id = str_sub(m, 0, (size_t)colon);
+        struct str r = str_from(m, (size_t)colon + 2);
+        if (str_eqc(id, "NOQUEUE")) {
+            ev->noqueue = true;
+            if (!parse_action(r, ev)) { ev->kind = EV_OTHER; ev->text = r; }
+            return true;
+        }
+        if (pf_is_qid(id)) {
+            ev->qid = id;
+            parse_queue_line(r, ev);
+            return true;
+        }
+    }
+
+    if (str_eqc(svc, "postscreen") && parse_postscreen(m, ev)) return true;
+
+    if (str_startswith(m, "connect from ")) {
+        ev->kind = EV_CONNECT;
+        take_client(str_from(m, 13), ev);
+        return true;
+    }
+    if (str_startswith(m, "disconnect from ")) {
+        ev->kind = EV_DISCONNECT;
+        take_client(str_from(m, 16), ev);
+        return true;
+    }
+    if (after_cmd_from(m, "lost connection after ", EV_LOST_CONN, ev) ||
+        after_cmd_from(m, "timeout after ", EV_TIMEOUT, ev) ||
+        after_cmd_from(m, "too many errors after ", EV_TOO_MANY_ERRORS, ev))
+        return true;
+    if (str_startswith(m, "warning: ")) {
+        struct str w = str_from(m, 9);
+        size_t used;
+        struct ipaddr a;
+        struct str name;
+        if (str_startswith(w, "non-SMTP command from ")) {
+            ev->kind = EV_NONSMTP;
+            take_client(str_from(w, 22), ev);
+            return true;
+        }
+        /* "warning: name[ip]: SASL LOGIN authentication failed: reason[, sasl_username=u]" */
+        if (pf_name_addr(w, &name, &a, &used) && str_startswith(str_from(w, used), ": SASL ")) {
+            struct str r = str_from(w, used + 7);
+            ptrdiff_t af = str_findc(str_sub(r, 0, 64), " authentication failed");
+            if (af >= 0) {
+                ev->kind = EV_SASL_FAIL;
+                ev->client = a;
+                ev->client_name = name;
+                ev->f.sasl_method = str_sub(r, 0, (size_t)af);
+                struct str reason = str_from(r, (size_t)af + 22);
+                if (str_startswith(reason, ": ")) reason = str_from(reason, 2);
+                ptrdiff_t u = str_findc(reason, ", sasl_username=");
+                if (u >= 0) {
+                    ev->user = str_from(reason, (size_t)u + 16);
+                    ev->f.sasl_username = ev->user;
+                    reason = str_sub(reason, 0, (size_t)u);
+                }
+                ev->text = reason;
+                return true;
+            }
+        }
+        ev->kind = EV_WARNING;
+        ev->text = w;
+        return true;
+    }
+    if (str_startswith(m, "fatal: ")) { ev->kind = EV_FATAL; ev->text = str_from(m, 7); return true; }
+    if (str_startswith(m, "panic: ")) { ev->kind = EV_PANIC; ev->text = str_from(m, 7); return true; }
+    if (str_startswith(m, "error: ")) { ev->kind = EV_ERROR; ev->text = str_from(m, 7); return true; }
+    if (str_eqc(svc, "master")) { ev->kind = EV_MASTER; ev->text = m; return true; }
+    /* "Anonymous TLS connection established from name[ip]: TLSv1.3 with cipher ..." */
+    ptrdiff_t t = str_findc(str_sub(m, 0, 48), " TLS connection established from ");
+    if (t >= 0) {
+        ev->kind = EV_TLS;
+        ev->stage = str_sub(m, 0, (size_t)t);       /* Anonymous / Trusted / Verified / Untrusted */
+        if (take_client(str_from(m, (size_t)t + 33), ev)) {
+            ptrdiff_t sp = str_chr(ev->text, ' ');
+            if (sp > 0) ev->text = str_sub(ev->text, 0, (size_t)sp);   /* protocol */
+        }
+        return true;
+    }
+    ev->text = m;
+    return true;
+}

@@ -1,0 +1,397 @@
+/* scan - see scan.h. */
+#include "parse/scan.h"
+#include "util/reader.h"
+#include "util/msg.h"
+#include "util/xalloc.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK_BYTES (16u << 20)        /* mapped files are cut into pieces of about this size */
+#define STREAM_BATCH 262144            /* lines per chunk state when reading a stream */
+
+struct chunk_stats {
+    uint64_t lines, unparsed, oow, cut;
+    int64_t first_t, last_t;
+    struct hmap progs;                 /* program -> uint64_t */
+};
+
+struct feeder {
+    const struct scan_opts *o;
+    const struct scan_consumer *c;
+    struct syslog_ctx sctx;
+};
+
+static void cs_init(struct chunk_stats *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    hmap_init(&cs->progs, sizeof(uint64_t));
+}
+
+static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line)
+{
+    const struct scan_consumer *c = fd->c;
+    cs->lines++;
+    if (c->want_line && !c->want_line(c->global, line)) return;
+    struct event ev;
+    parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+    if (ev.kind == EV_UNPARSED) {
+        if (line.len) cs->unparsed++;
+        return;
+    }
+    if (ev.h.t < fd->o->since || ev.h.t > fd->o->until) {
+        cs->oow++;
+        return;
+    }
+    if (!cs->first_t || ev.h.t < cs->first_t) cs->first_t = ev.h.t;
+    if (ev.h.t > cs->last_t) cs->last_t = ev.h.t;
+    if (ev.src == SRC_OTHER) {
+        uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
+        (*n)++;
+    }
+    c->feed(state, &ev, line);
+}
+
+static void cs_merge(struct scan_stats *st, struct chunk_stats *cs)
+{
+    st->lines += cs->lines;
+    st->unparsed += cs->unparsed;
+    st->out_of_window += cs->oow;
+    st->cut_lines += cs->cut;
+    if (cs->first_t && (!st->first_t || cs->first_t < st->first_t)) st->first_t = cs->first_t;
+    if (cs->last_t > st->last_t) st->last_t = cs->last_t;
+    size_t it = 0;
+    struct str k;
+    void *v;
+    while (hmap_next(&cs->progs, &it, &k, &v)) {
+        uint64_t *n = hmap_put(&st->other_progs, k, NULL);
+        *n += *(uint64_t *)v;
+    }
+    hmap_free(&cs->progs);
+}
+
+/* ---- parallel processing of a mapped buffer ---- */
+
+struct job {
+    size_t start, end;
+    void *state;
+    struct chunk_stats cs;
+    bool done;
+};
+
+struct pool {
+    const char *buf;
+    struct job *jobs;
+    size_t njobs, next, merged, window;
+    const struct scan_opts *o;
+    const struct scan_consumer *c;
+    int64_t ref;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void run_job(struct pool *p, struct job *j)
+{
+    struct feeder fd = { p->o, p->c, { .ref = p->ref } };
+    cs_init(&j->cs);
+    j->state = p->c->chunk_new(p->c->global);
+    size_t pos = j->start;
+    struct str line;
+    bool cut;
+    while (lines_next(p->buf, j->end, &pos, &line, &cut)) {
+        if (cut) j->cs.cut++;
+        feed_line(&fd, &j->cs, j->state, line);
+    }
+}
+
+static void *worker(void *arg)
+{
+    struct pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->next < p->njobs && p->next >= p->merged + p->window)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->next >= p->njobs) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        struct job *j = &p->jobs[p->next++];
+        pthread_mutex_unlock(&p->mu);
+        run_job(p, j);
+        pthread_mutex_lock(&p->mu);
+        j->done = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+struct progress {
+    bool on;
+    uint64_t total, done;
+    time_t last;
+};
+
+static void progress_show(struct progress *pg, bool final)
+{
+    if (!pg->on) return;
+    time_t now = time(NULL);
+    if (!final && now == pg->last) return;
+    pg->last = now;
+    int pct = pg->total ? (int)(pg->done * 100 / pg->total) : 100;
+    if (pct > 100) pct = 100;
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
+    bar[40] = 0;
+    fprintf(stderr, "\r[%s] %3d%% %.1f/%.1f MB", bar, pct, pg->done / 1e6, pg->total / 1e6);
+    if (final) fputs("\r\033[K", stderr);
+}
+
+static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c, const char *buf,
+                        size_t off, size_t len, int64_t ref, int threads, struct scan_stats *st,
+                        struct progress *pg)
+{
+    size_t body = len - off;
+    size_t nparts = body / CHUNK_BYTES + 1;
+    if (nparts < (size_t)threads && body > (1u << 20)) nparts = (size_t)threads;
+    size_t *starts = xmalloc((nparts + 1) * sizeof *starts);
+    size_t n = lines_split(buf + off, body, nparts, starts);
+    struct pool p = { .buf = buf, .o = o, .c = c, .ref = ref, .njobs = n,
+                      .window = 2 * (size_t)threads };
+    p.jobs = xcalloc(n ? n : 1, sizeof *p.jobs);
+    for (size_t i = 0; i < n; i++) {
+        p.jobs[i].start = off + starts[i];
+        p.jobs[i].end = off + starts[i + 1];
+    }
+    free(starts);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    int nt = threads < (int)n ? threads : (int)n;
+    pthread_t *tids = xcalloc((size_t)(nt > 0 ? nt : 1), sizeof *tids);
+    int started = 0;
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&tids[i], NULL, worker, &p) == 0) started++;
+    if (started == 0 && n) {
+        /* no threads could be started: do the work here */
+        for (size_t i = 0; i < n; i++) { run_job(&p, &p.jobs[i]); p.jobs[i].done = true; }
+    }
+    for (size_t k = 0; k < n; k++) {
+        pthread_mutex_lock(&p.mu);
+        while (!p.jobs[k].done) pthread_cond_wait(&p.cv, &p.mu);
+        pthread_mutex_unlock(&p.mu);
+        c->merge(c->global, p.jobs[k].state);
+        cs_merge(st, &p.jobs[k].cs);
+        pg->done += p.jobs[k].end - p.jobs[k].start;
+        progress_show(pg, false);
+        pthread_mutex_lock(&p.mu);
+        p.merged++;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+    }
+    for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+    free(tids);
+    free(p.jobs);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+}
+
+/* ---- streams ---- */
+
+static int scan_stream(const struct scan_opts *o, const struct scan_consumer *c, struct reader *r,
+                       int64_t ref, struct scan_stats *st)
+{
+    struct feeder fd = { o, c, { .ref = ref } };
+    struct chunk_stats cs;
+    cs_init(&cs);
+    void *state = c->chunk_new(c->global);
+    uint64_t n = 0;
+    struct str line;
+    int rc;
+    while ((rc = reader_next(r, &line)) > 0) {
+        feed_line(&fd, &cs, state, line);
+        if (++n % STREAM_BATCH == 0) {
+            c->merge(c->global, state);
+            cs_merge(st, &cs);
+            cs_init(&cs);
+            state = c->chunk_new(c->global);
+        }
+    }
+    c->merge(c->global, state);
+    cs.cut = reader_stats(r)->cut_lines;
+    cs_merge(st, &cs);
+    if (rc < 0) {
+        msg_warn("%s", reader_error(r));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- --last N ---- */
+
+/* Offset where the last `*need` lines of buf start; decrements *need by the lines found. */
+static size_t tail_offset(const char *buf, size_t len, uint64_t *need)
+{
+    size_t end = len;
+    if (end && buf[end - 1] == '\n') end--;     /* the final newline ends the last line */
+    while (*need > 0) {
+        const char *nl = end ? memrchr(buf, '\n', end) : NULL;
+        (*need)--;
+        if (!nl) return 0;
+        end = (size_t)(nl - buf);
+        if (*need == 0) return end + 1;
+    }
+    return end + 1;
+}
+
+struct ring {
+    char **line;
+    size_t *len;
+    uint64_t cap, count;
+};
+
+static int scan_last_stream(const struct scan_opts *o, const struct scan_consumer *c,
+                            char **paths, size_t n, struct scan_stats *st)
+{
+    struct ring rg = { xcalloc(o->last_lines, sizeof(char *)), xcalloc(o->last_lines, sizeof(size_t)),
+                       o->last_lines, 0 };
+    int ok = 0;
+    int64_t ref = o->ref;
+    for (size_t i = 0; i < n; i++) {
+        char err[512];
+        struct reader *r = reader_open(paths[i], err, sizeof err);
+        if (!r) { msg_warn("%s", err); st->files_failed++; continue; }
+        st->files++;
+        if (!o->ref) ref = (int64_t)reader_mtime(r);
+        struct str line;
+        int rc;
+        while ((rc = reader_next(r, &line)) > 0) {
+            uint64_t slot = rg.count++ % rg.cap;
+            free(rg.line[slot]);
+            rg.line[slot] = xstrndup(line.p, line.len);
+            rg.len[slot] = line.len;
+        }
+        if (rc < 0) msg_warn("%s", reader_error(r));
+        st->bytes += reader_stats(r)->bytes;
+        reader_close(r);
+        ok = 1;
+    }
+    struct feeder fd = { o, c, { .ref = ref } };
+    struct chunk_stats cs;
+    cs_init(&cs);
+    void *state = c->chunk_new(c->global);
+    uint64_t first = rg.count > rg.cap ? rg.count - rg.cap : 0;
+    for (uint64_t k = first; k < rg.count; k++) {
+        uint64_t slot = k % rg.cap;
+        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] });
+    }
+    c->merge(c->global, state);
+    cs_merge(st, &cs);
+    for (uint64_t k = 0; k < rg.cap; k++) free(rg.line[k]);
+    free(rg.line);
+    free(rg.len);
+    return ok ? 0 : -1;
+}
+
+int scan_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 8) n = 8;
+    return (int)n;
+}
+
+void scan_stats_free(struct scan_stats *st) { hmap_free(&st->other_progs); }
+
+int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct scan_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    hmap_init(&st->other_progs, sizeof(uint64_t));
+    int threads = o->threads > 0 ? o->threads : scan_default_threads();
+
+    /* expand the inputs */
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < o->npaths; i++) {
+        if (o->rotated && strcmp(o->paths[i], "-") != 0) {
+            char **fam;
+            char err[512];
+            size_t k = rotate_expand(o->paths[i], &fam, err, sizeof err);
+            if (k == 0) { msg_warn("%s", err); st->files_failed++; continue; }
+            for (size_t j = 0; j < k; j++) {
+                paths = xgrow(paths, &cap, n + 1, sizeof *paths);
+                paths[n++] = fam[j];
+            }
+            free(fam);
+        } else {
+            paths = xgrow(paths, &cap, n + 1, sizeof *paths);
+            paths[n++] = xstrdup(o->paths[i]);
+        }
+    }
+
+    int readable = 0;
+    struct reader **rs = xcalloc(n ? n : 1, sizeof *rs);
+    struct progress pg = { .on = o->progress && isatty(2) };
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char err[512];
+        rs[i] = reader_open(paths[i], err, sizeof err);
+        if (!rs[i]) { msg_warn("%s", err); st->files_failed++; continue; }
+        size_t ml;
+        if (reader_map(rs[i], &ml)) total += ml;
+    }
+    pg.total = total;
+    if (pg.on && !(total > 100u * 1000 * 1000 || n > 1)) pg.on = false;
+
+    /* --last N: find where the last N lines start (mapped files), else use a ring */
+    size_t first_file = 0, first_off = 0;
+    bool ring = false;
+    if (o->last_lines) {
+        uint64_t need = o->last_lines;
+        first_file = 0;
+        for (size_t i = n; i-- > 0;) {
+            if (!rs[i]) continue;
+            size_t ml;
+            const char *m = reader_map(rs[i], &ml);
+            if (!m) { ring = true; break; }
+            size_t off = tail_offset(m, ml, &need);
+            if (need == 0) { first_file = i; first_off = off; break; }
+        }
+    }
+    if (ring) {
+        for (size_t i = 0; i < n; i++) if (rs[i]) reader_close(rs[i]);
+        int rc = scan_last_stream(o, c, paths, n, st);
+        free(rs);
+        for (size_t i = 0; i < n; i++) free(paths[i]);
+        free(paths);
+        return rc;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        struct reader *r = rs[i];
+        if (!r) continue;
+        if (i < first_file) { reader_close(r); continue; }
+        st->files++;
+        int64_t ref = o->ref ? o->ref : (int64_t)reader_mtime(r);
+        size_t ml;
+        const char *m = reader_map(r, &ml);
+        if (m) {
+            size_t off = (i == first_file) ? first_off : 0;
+            scan_mapped(o, c, m, off, ml, ref, threads, st, &pg);
+            st->bytes += ml - off;
+            readable++;
+        } else {
+            if (scan_stream(o, c, r, ref, st) == 0 || reader_stats(r)->lines > 0) readable++;
+            else st->files_failed++;
+            st->bytes += reader_stats(r)->bytes;
+        }
+        reader_close(r);
+    }
+    progress_show(&pg, true);
+    free(rs);
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+    return readable ? 0 : -1;
+}

@@ -1,0 +1,66 @@
+/*
+ * scan - one pass over the inputs of a report command: sources -> lines -> events -> a
+ * consumer. The same driver serves every report (offenders, summary, trace, logins), so
+ * input handling (files, stdin, compression, rotated families, --since/--until, --last,
+ * year reference, unparsed-line accounting, progress) is written once.
+ *
+ * Parallelism: a plain file is mapped and cut into chunks at line boundaries; worker threads
+ * each turn one chunk into a per-chunk state (consumer->chunk_new + feed); the main thread
+ * merges chunk states strictly in input order (consumer->merge), so a consumer can keep
+ * order-dependent state (sessions, queue IDs spanning chunks) in its merge step. At most
+ * 2 x threads chunk states exist at once, so memory does not grow with the input size.
+ * Streams (stdin, compressed) are read by one thread and fed in batches of lines, each
+ * batch its own chunk state.
+ */
+#ifndef MW_SCAN_H
+#define MW_SCAN_H
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "parse/event.h"
+#include "util/hash.h"
+
+struct scan_consumer {
+    /* New per-chunk state (called on a worker thread). */
+    void *(*chunk_new)(void *global);
+    /* One event of the chunk, in input order within the chunk. `line` is the raw line. */
+    void (*feed)(void *chunk, const struct event *ev, struct str line);
+    /* Merge a chunk into the global state, chunks in input order; frees the chunk state. */
+    void (*merge)(void *global, void *chunk);
+    /* Optional: prefilter on the raw line; return false to skip parsing it entirely
+     * (used by trace to look only at lines holding the searched text). */
+    bool (*want_line)(void *global, struct str line);
+    void *global;
+};
+
+struct scan_opts {
+    char **paths;          /* inputs, "-" = stdin; NULL/0 = default log */
+    size_t npaths;
+    bool rotated;          /* expand each path to its logrotate family */
+    int64_t since, until;  /* event time window (INT64_MIN/INT64_MAX = open) */
+    int64_t ref;           /* reference time for year-less stamps; 0 = each file's mtime */
+    uint64_t last_lines;   /* only the last N lines of the input (0 = all) */
+    int threads;           /* 0 = number of CPUs (capped at 8) */
+    struct parse_opts parse;
+    bool progress;         /* progress bar on stderr when it is a terminal */
+};
+
+struct scan_stats {
+    uint64_t files, files_failed, lines, bytes, cut_lines;
+    uint64_t unparsed;             /* lines without a syslog envelope */
+    uint64_t out_of_window;        /* events outside --since/--until */
+    struct hmap other_progs;       /* program -> uint64_t count of lines of unknown programs */
+    int64_t first_t, last_t;       /* time span of the events seen (0 when none) */
+};
+
+/*
+ * Run the scan. Returns 0 when at least one input could be read (problems with others were
+ * reported as warnings naming the file), -1 when nothing could be read. stats is filled
+ * either way; free it with scan_stats_free().
+ */
+int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct scan_stats *st);
+void scan_stats_free(struct scan_stats *st);
+/* Default number of worker threads (CPUs, at most 8). */
+int scan_default_threads(void);
+
+#endif
