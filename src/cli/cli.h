@@ -30,6 +30,7 @@ struct command {
 /* Every command, in the order `help` lists them (cli/main.c). */
 extern const struct command cmd_offenders;
 extern const struct command cmd_queue;
+extern const struct command cmd_regex;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);

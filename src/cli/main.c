@@ -15,6 +15,7 @@
 static const struct command *const commands[] = {
     &cmd_offenders,
     &cmd_queue,
+    &cmd_regex,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
