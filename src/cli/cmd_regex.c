@@ -26,6 +26,7 @@
 #include "util/timeparse.h"
 #include "util/xalloc.h"
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,6 +587,9 @@ static int run(int argc, char **argv)
     bool journal = false, check_all = true;
     int64_t now = (int64_t)time(NULL);
     int rc = EXIT_USAGE;
+    /* batches allocate and free the same amounts again and again: keep the heap */
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:d:L:o:vh", longopts, NULL)) != -1) {
         switch (opt) {

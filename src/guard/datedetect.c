@@ -32,7 +32,32 @@ struct dd_template {
     double weight;
     bool longfrm;
     int grp;                /* epoch: group holding the number */
+    /* strptime fields: group table indices in definition order and their field letter */
+    uint8_t forder[32];
+    char fkey[32];
+    size_t nf;
 };
+
+/* Which strptime fields a template's named groups stand for (set once at compile time). */
+static void tpl_fields(struct dd_template *t)
+{
+    const struct f2b_re *re = t->re;
+    size_t order[64], no = 0;
+    for (size_t i = 0; i < re->ngroups && no < 64; i++) order[no++] = i;
+    for (size_t i = 1; i < no; i++)
+        for (size_t k = i; k > 0 && re->groups[order[k]].num[0] < re->groups[order[k - 1]].num[0]; k--) {
+            size_t tmp = order[k]; order[k] = order[k - 1]; order[k - 1] = tmp;
+        }
+    t->nf = 0;
+    for (size_t oi = 0; oi < no && t->nf < 32; oi++) {
+        const char *n = re->groups[order[oi]].name;
+        if (n[0] && !n[1] && strchr("yYmBbdHIMSAawjUWzZ", n[0])) {
+            t->forder[t->nf] = (uint8_t)order[oi];
+            t->fkey[t->nf] = n[0];
+            t->nf++;
+        }
+    }
+}
 
 /* ---- Python regex helpers (configuration time only) ------------------------------------ */
 
@@ -353,6 +378,7 @@ static int tpl_set_regex(struct dd_template *t, const char *regex0, int wb, bool
     t->regex = regex;
     f2b_re_free(t->re);
     t->re = f2b_re_compile(regex, F2B_RE_NOTAGS, err, errlen);
+    if (t->re) tpl_fields(t);
     return t->re ? 0 : -1;
 }
 
@@ -978,29 +1004,28 @@ static bool strptime_groups(struct datedetect *dd, const struct dd_template *t, 
     bool have_tz = false;
     int tzoffset = 0;
     const struct f2b_re *re = t->re;
-    /* Python iterates the group dict in definition order: sort names by first group number */
-    size_t order[64], no = 0;
-    for (size_t i = 0; i < re->ngroups && no < 64; i++) order[no++] = i;
-    for (size_t i = 1; i < no; i++)
-        for (size_t k = i; k > 0 && re->groups[order[k]].num[0] < re->groups[order[k - 1]].num[0]; k--) {
-            size_t tmp = order[k]; order[k] = order[k - 1]; order[k - 1] = tmp;
-        }
-    for (size_t oi = 0; oi < no; oi++) {
-        const struct f2b_group *g = &re->groups[order[oi]];
+    /* Python iterates the group dict in definition order (precomputed in tpl_fields) */
+    for (size_t oi = 0; oi < t->nf; oi++) {
+        const struct f2b_group *g = &re->groups[t->forder[oi]];
         size_t so = 0, eo = 0;
         bool set = false;
         for (int k = 0; k < g->nnum && !set; k++) set = f2b_group_span(mx, g->num[k], &so, &eo);
         if (!set) continue;
         const char *v = line + so;
         size_t n = eo - so;
-        const char *key = g->name;
-        if (!strcmp(key, "y")) { year = (int)num(v, n); if (year < 0) return false; if (year <= 2000) year += 2000; }
-        else if (!strcmp(key, "Y")) { year = (int)num(v, n); if (year < 0) return false; }
-        else if (!strcmp(key, "m")) month = (int)num(v, n);
-        else if (!strcmp(key, "B")) { month = lookup_name(v, n, f_month, 12); if (month < 0) return false; month++; }
-        else if (!strcmp(key, "b")) { month = lookup_name(v, n, a_month, 12); if (month < 0) return false; month++; }
-        else if (!strcmp(key, "d")) day = (int)num(v, n);
-        else if (!strcmp(key, "H")) hour = (int)num(v, n);
+        const char key[2] = { t->fkey[oi], 0 };
+        switch (key[0]) {
+        case 'y': year = (int)num(v, n); if (year < 0) return false; if (year <= 2000) year += 2000; continue;
+        case 'Y': year = (int)num(v, n); if (year < 0) return false; continue;
+        case 'm': month = (int)num(v, n); continue;
+        case 'd': day = (int)num(v, n); continue;
+        case 'H': hour = (int)num(v, n); continue;
+        case 'M': minute = (int)num(v, n); continue;
+        case 'S': second = (int)num(v, n); continue;
+        case 'b': month = lookup_name(v, n, a_month, 12); if (month < 0) return false; month++; continue;
+        default: break;
+        }
+        if (!strcmp(key, "B")) { month = lookup_name(v, n, f_month, 12); if (month < 0) return false; month++; }
         else if (!strcmp(key, "I")) {
             hour = (int)num(v, n);
             size_t pso, peo;
@@ -1047,7 +1072,7 @@ static bool strptime_groups(struct datedetect *dd, const struct dd_template *t, 
     }
     if (month < 0 && day < 0) { month = now->mo; day = now->d; assume_today = true; }
     if (month < 1 || month > 12 || day < 1 || year < 1 || year > 9999 || day > mdays(year, month) ||
-        hour > 23 || minute > 59 || second > 59)
+        hour < 0 || minute < 0 || second < 0 || hour > 23 || minute > 59 || second > 59)
         return false;
     struct ndt r = { year, month, day, hour, minute, second };
     if (!have_tz && dd->set->has_default_tz) { have_tz = true; tzoffset = dd->set->default_tz; }
@@ -1189,7 +1214,7 @@ int dd_match(struct datedetect *dd, struct f2b_mctx *mx, const struct dd_now *no
     *e = e1;
     *has_date = s1 < e1 && get_date(dd, cur->t, mx, line, now, date);
     cur->hits++;
-    cur->last_used = wall_now();
+    cur->last_used = dd->clock ? dd->clock : wall_now();
     cur->distance = distance;
     if (dd->first_unused == i) dd->first_unused++;
     dd->last_pos = distance;

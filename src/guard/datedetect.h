@@ -52,6 +52,7 @@ struct datedetect {
     size_t last_idx;                   /* SIZE_MAX: none yet */
     size_t first_unused;
     struct tcache_dd { int64_t key; int64_t base; bool ok; } tc;
+    double clock;                      /* wall clock for template usage times (0: read it) */
 };
 
 struct dd_now {                 /* "now" for year/day completion */

@@ -108,6 +108,7 @@ void f2b_def_free(struct f2b_def *d)
     dd_set_free(d->dates);
     for (size_t i = 0; i < d->njournalmatch; i++) free(d->journalmatch[i]);
     free(d->journalmatch);
+    f2b_ac_free(d->ac);
     free(d);
 }
 
@@ -266,6 +267,15 @@ int f2b_def_load(struct f2b_def **out, const char *spec, const char *ignore, con
             seterr(err, errlen, "filter %s: datepattern: %s", d->name, e2);
             goto out;
         }
+    }
+    {
+        size_t nall = 1 + d->nfail + d->nign, k = 0;
+        struct f2b_re **all = xcalloc(nall, sizeof *all);
+        all[k++] = d->pref;
+        for (size_t i = 0; i < d->nfail; i++) all[k++] = d->fail[i];
+        for (size_t i = 0; i < d->nign; i++) all[k++] = d->ign[i];
+        d->ac = f2b_ac_build(all, nall);
+        free(all);
     }
     rc = 0;
 out:
@@ -515,6 +525,7 @@ struct scan {
     const struct f2b_def *def;
     struct datedetect dd;
     struct f2b_mctx mx;
+    uint64_t *found, *found2;   /* literals present in the buffer / in the content subject */
     struct buf b, c;        /* subject buffers */
     struct arena ar;
     const struct reinfo *ri;
@@ -528,6 +539,8 @@ static void scan_init(struct scan *sc, const struct f2b_def *def, const struct r
     sc->ri = ri;
     if (def->dates) dd_init(&sc->dd, def->dates);
     f2b_mctx_init(&sc->mx);
+    sc->found = xcalloc(f2b_ac_words(def->ac), sizeof *sc->found);
+    sc->found2 = xcalloc(f2b_ac_words(def->ac), sizeof *sc->found2);
     sc->b = BUF_INIT(4u << 20);
     sc->c = BUF_INIT(4u << 20);
     dd_now_set(&sc->now, now);
@@ -537,6 +550,8 @@ static void scan_free(struct scan *sc)
 {
     if (sc->def->dates) dd_free(&sc->dd);
     f2b_mctx_free(&sc->mx);
+    free(sc->found);
+    free(sc->found2);
     buf_free(&sc->b);
     buf_free(&sc->c);
     arena_free(&sc->ar);
@@ -564,15 +579,22 @@ static void take_groups(struct scan *sc, const struct f2b_re *re, const struct r
     }
 }
 
-static int re_run(struct scan *sc, const struct f2b_re *re, const char *s, size_t n, struct rec *r)
+/* found: literals of the subject (NULL: look them up with memmem) */
+static int re_run_f(struct scan *sc, const struct f2b_re *re, const char *s, size_t n, struct rec *r,
+                    const uint64_t *found)
 {
-    if (!f2b_re_may_match(re, s, n)) return 0;
+    if (found && re->in_ac ? !f2b_ac_may_match(re, found) : !f2b_re_may_match(re, s, n)) return 0;
     int m = f2b_re_search(re, &sc->mx, s, n, 0);
     if (m < 0) {
         r->limit = true;
         return 0;
     }
     return m;
+}
+
+static int re_run(struct scan *sc, const struct f2b_re *re, const char *s, size_t n, struct rec *r)
+{
+    return re_run_f(sc, re, s, n, r, NULL);
 }
 
 /* Date detection for one line (the only part of processLine that sees the raw line). */
@@ -625,14 +647,19 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
     r->pref = d->pref ? 0 : -1;
     r->nhits = 0;
     r->ign_pre = r->ign_post = false;
-    r->ignm = d->nign ? arena_alloc(&sc->ar, d->nign) : NULL;
+    r->ignm = NULL;
     build_buf(&sc->b, r, cut);
     const char *buf = sc->b.p;
     size_t blen = sc->b.len;
+    /* literals of the buffer, found on first need (often only the content is scanned) */
+    const uint64_t *found = NULL;
+#define NEED_FOUND() do { if (d->ac && !found) { f2b_ac_scan(d->ac, buf, blen, sc->found); found = sc->found; } } while (0)
     /* ignoreregex before the failregexes only when there are few of them */
     if (d->nign && d->nign + 2 < d->nfail) {
+        NEED_FOUND();
         for (size_t i = 0; i < d->nign; i++)
-            if (re_run(sc, d->ign[i], buf, blen, r) == 1) {
+            if (re_run_f(sc, d->ign[i], buf, blen, r, found) == 1) {
+                if (!r->ignm) r->ignm = arena_alloc(&sc->ar, d->nign);
                 r->ignm[i] = 1;
                 r->ign_pre = true;
                 if (!check_all) break;
@@ -641,20 +668,28 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
     }
     const char *subj = buf;
     size_t slen = blen;
+    const uint64_t *sfound = NULL;
+    struct { size_t so, eo; bool set; } pspan[64];
+    size_t npspan = 0;
+    bool have_content = false;
     if (d->pref) {
-        if (re_run(sc, d->pref, buf, blen, r) != 1) return;
+        if (d->pref->in_ac) NEED_FOUND();
+        if (re_run_f(sc, d->pref, buf, blen, r, found) != 1) return;
         r->pref = 1;
-        /* groups without "content"; the content replaces the buffer when not empty */
-        struct grp *g;
-        size_t n;
-        take_groups(sc, d->pref, &sc->ri[0], buf, &g, &n);
-        r->pg = g;
-        r->npg = 0;
+        /* keep the spans only: the groups are copied when a failregex matches too */
+        const struct reinfo *ri = &sc->ri[0];
+        npspan = ri->norder < 64 ? ri->norder : 64;
         const char *content = NULL;
         size_t clen = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!strcmp(g[i].name, "content")) { content = g[i].v; clen = g[i].len; continue; }
-            g[r->npg++] = g[i];
+        for (size_t oi = 0; oi < npspan; oi++) {
+            const struct f2b_group *g = &d->pref->groups[ri->order[oi]];
+            pspan[oi].set = false;
+            for (int k = 0; k < g->nnum && !pspan[oi].set; k++)
+                pspan[oi].set = f2b_group_span(&sc->mx, g->num[k], &pspan[oi].so, &pspan[oi].eo);
+            if (!strcmp(g->name, "content") && pspan[oi].set) {
+                content = buf + pspan[oi].so;
+                clen = pspan[oi].eo - pspan[oi].so;
+            }
         }
         if (content && clen) {
             buf_reset(&sc->c);
@@ -662,18 +697,49 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
             buf_putc(&sc->c, '\n');
             subj = sc->c.p;
             slen = sc->c.len;
+            have_content = true;
+            /* content + "\n" is usually the tail of the buffer: its literals are a subset */
+            if (d->ac) {
+                if (found && slen <= blen && memcmp(buf + blen - slen, subj, slen) == 0) {
+                    sfound = found;
+                } else {
+                    f2b_ac_scan(d->ac, subj, slen, sc->found2);
+                    sfound = sc->found2;
+                }
+            }
         }
     }
-    r->hits = d->nfail ? arena_alloc(&sc->ar, d->nfail * sizeof *r->hits) : NULL;
+    if (!have_content) {
+        NEED_FOUND();
+        sfound = found;
+    }
+#undef NEED_FOUND
+    r->hits = NULL;
     for (size_t i = 0; i < d->nfail; i++) {
-        if (re_run(sc, d->fail[i], subj, slen, r) != 1) continue;
+        if (re_run_f(sc, d->fail[i], subj, slen, r, sfound) != 1) continue;
+        if (!r->hits) r->hits = arena_alloc(&sc->ar, (d->nfail - i) * sizeof *r->hits);
         struct hit *h = &r->hits[r->nhits++];
         h->idx = (uint32_t)i;
         take_groups(sc, d->fail[i], &sc->ri[1 + i], subj, &h->g, &h->ng);
     }
+    if (r->nhits && r->pref == 1) {
+        /* prefregex groups without "content" */
+        const struct reinfo *ri = &sc->ri[0];
+        r->pg = arena_alloc(&sc->ar, (npspan ? npspan : 1) * sizeof *r->pg);
+        r->npg = 0;
+        for (size_t oi = 0; oi < npspan; oi++) {
+            const char *name = d->pref->groups[ri->order[oi]].name;
+            if (!strcmp(name, "content")) continue;
+            struct grp *o = &r->pg[r->npg++];
+            o->name = name;
+            o->v = pspan[oi].set ? arena_strdup(&sc->ar, str_make(buf + pspan[oi].so, pspan[oi].eo - pspan[oi].so)) : NULL;
+            o->len = pspan[oi].set ? pspan[oi].eo - pspan[oi].so : 0;
+        }
+    }
     if (r->nhits && d->nign) {
         for (size_t i = 0; i < d->nign; i++)
-            if (re_run(sc, d->ign[i], subj, slen, r) == 1) {
+            if (re_run_f(sc, d->ign[i], subj, slen, r, sfound) == 1) {
+                if (!r->ignm) r->ignm = arena_alloc(&sc->ar, d->nign);
                 r->ignm[i] = 1;
                 r->ign_post = true;
                 if (!check_all) break;
@@ -725,6 +791,8 @@ struct f2b_engine {
     struct fdict **trash;       /* dicts to free after the line */
     size_t nout, ntrash, capout, capidx, captrash;
     uint64_t *dhits;            /* date template hits summed over scans */
+    struct rec *recs;           /* batch records, reused */
+    size_t caprecs;
 };
 
 static double wall_now(void)
@@ -782,6 +850,7 @@ void f2b_engine_free(struct f2b_engine *e)
     free(e->out_idx);
     free(e->trash);
     free(e->dhits);
+    free(e->recs);
     free(e);
 }
 
@@ -1526,9 +1595,19 @@ void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size
                      const struct f2b_cbs *cb, void *ud)
 {
     bool single = e->def->maxlines <= 1;
-    struct rec *recs = xcalloc(n ? n : 1, sizeof *recs);
+    if (n > e->caprecs) {
+        free(e->recs);
+        e->caprecs = n;
+        e->recs = xmalloc(n * sizeof *e->recs);
+    }
+    struct rec *recs = e->recs;
+    memset(recs, 0, n * sizeof *recs);
     for (size_t i = 0; i < n; i++) recs[i].ln = &lines[i];
     int parts = n >= PAR_MIN_LINES ? 1 + e->nworkers : 1;
+    /* template usage times: one clock reading per batch is precise enough (300 s scale) */
+    double clk = wall_now();
+    e->main.dd.clock = clk;
+    for (int w = 0; w < e->nworkers; w++) e->workers[w].dd.clock = clk;
     struct job jobs[65];
     pthread_t th[65];
     bool started[65] = { false };
@@ -1549,7 +1628,6 @@ void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size
         if (single) commit_single(e, &recs[i], cb, ud);
         else commit_multi(e, &recs[i], cb, ud);
     }
-    free(recs);
     arena_free(&e->main.ar);
     for (int w = 0; w < e->nworkers; w++) arena_free(&e->workers[w].ar);
 }

@@ -57,6 +57,7 @@ struct f2b_def {
     char **journalmatch;
     size_t njournalmatch;
     bool usedns_no;
+    struct f2b_ac *ac;            /* literal prefilters of all the regexes, one pass per line */
 };
 
 /*

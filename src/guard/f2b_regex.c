@@ -983,3 +983,128 @@ bool f2b_re_has_group(const struct f2b_re *re, const char *name)
         if (strcmp(re->groups[i].name, name) == 0) return true;
     return false;
 }
+
+/* ---- multi-literal prefilter scanner ------------------------------------------------------
+ * Every literal gets an anchor: its rarest pair of adjacent bytes (by a byte frequency table
+ * for log text). A line is scanned once, testing each pair of adjacent bytes against a 64 Kbit
+ * bitmap of anchors (independent loads, no state to carry); at a hit, the literals anchored
+ * on that pair are compared in place. */
+
+struct ac_ent {
+    uint16_t lit, off, next;   /* next: index + 1 in the bucket chain, 0 = end */
+};
+
+struct f2b_ac {
+    uint8_t bm[8192];          /* anchor pairs, bit (b0 | b1 << 8) */
+    uint16_t head[4096];       /* hash of the pair -> first entry + 1 */
+    struct ac_ent *ent;
+    uint16_t *pair;            /* anchor pair of entry i */
+    char **lit;
+    size_t *len;
+    size_t nlits, words;
+};
+
+size_t f2b_ac_words(const struct f2b_ac *ac) { return ac ? ac->words : 1; }
+
+void f2b_ac_free(struct f2b_ac *ac)
+{
+    if (!ac) return;
+    for (size_t i = 0; i < ac->nlits; i++) free(ac->lit[i]);
+    free(ac->lit);
+    free(ac->len);
+    free(ac->ent);
+    free(ac->pair);
+    free(ac);
+}
+
+/* rough frequency of a byte in log text (higher: more common) */
+static unsigned byte_freq(unsigned char c)
+{
+    if (c == ' ') return 100;
+    if (c >= '0' && c <= '9') return 60;
+    if (strchr("etaoinsrlhdcu", c) && c) return 50;
+    if (c >= 'a' && c <= 'z') return 25;
+    if (strchr(".:=[]-/_,<>()@", c) && c) return 30;
+    if (c >= 'A' && c <= 'Z') return 12;
+    if (c == '\n') return 5;
+    return 4;
+}
+
+static unsigned pair_hash(unsigned v) { return (v * 40503u) >> 4 & 4095; }
+
+struct f2b_ac *f2b_ac_build(struct f2b_re *const *res, size_t n)
+{
+    const char *lit[F2B_AC_MAX_LITS];
+    size_t llen[F2B_AC_MAX_LITS], nl = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (!res[r]) continue;
+        for (size_t i = 0; i < res[r]->npf; i++) {
+            if (res[r]->pflen[i] < 2) return NULL;
+            size_t k = 0;
+            for (; k < nl; k++)
+                if (llen[k] == res[r]->pflen[i] && memcmp(lit[k], res[r]->pf[i], llen[k]) == 0) break;
+            if (k == nl) {
+                if (nl == F2B_AC_MAX_LITS) return NULL;
+                lit[nl] = res[r]->pf[i];
+                llen[nl] = res[r]->pflen[i];
+                nl++;
+            }
+        }
+    }
+    if (!nl) return NULL;
+    struct f2b_ac *ac = xcalloc(1, sizeof *ac);
+    ac->nlits = nl;
+    ac->words = (nl + 63) / 64;
+    ac->lit = xcalloc(nl, sizeof *ac->lit);
+    ac->len = xcalloc(nl, sizeof *ac->len);
+    ac->ent = xcalloc(nl, sizeof *ac->ent);
+    ac->pair = xcalloc(nl, sizeof *ac->pair);
+    for (size_t k = 0; k < nl; k++) {
+        ac->lit[k] = xstrndup(lit[k], llen[k]);
+        ac->len[k] = llen[k];
+        size_t best = 0;
+        unsigned bs = ~0u;
+        for (size_t j = 0; j + 1 < llen[k]; j++) {
+            unsigned sc = byte_freq((unsigned char)lit[k][j]) * byte_freq((unsigned char)lit[k][j + 1]);
+            if (sc < bs) { bs = sc; best = j; }
+        }
+        unsigned v = (unsigned char)lit[k][best] | (unsigned)(unsigned char)lit[k][best + 1] << 8;
+        ac->bm[v >> 3] |= (uint8_t)(1u << (v & 7));
+        ac->ent[k].lit = (uint16_t)k;
+        ac->ent[k].off = (uint16_t)best;
+        ac->pair[k] = (uint16_t)v;
+        unsigned h = pair_hash(v);
+        ac->ent[k].next = ac->head[h];
+        ac->head[h] = (uint16_t)(k + 1);
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (!res[r]) continue;
+        for (size_t i = 0; i < res[r]->npf; i++)
+            for (size_t k = 0; k < nl; k++)
+                if (llen[k] == res[r]->pflen[i] && memcmp(lit[k], res[r]->pf[i], llen[k]) == 0) {
+                    res[r]->pfid[i] = (uint16_t)k;
+                    break;
+                }
+        res[r]->in_ac = res[r]->npf > 0;
+    }
+    return ac;
+}
+
+void f2b_ac_scan(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *found)
+{
+    memset(found, 0, ac->words * sizeof *found);
+    if (len < 2) return;
+    const unsigned char *u = (const unsigned char *)s;
+    const uint8_t *bm = ac->bm;
+    for (size_t i = 0; i + 1 < len; i++) {
+        unsigned v = u[i] | (unsigned)u[i + 1] << 8;
+        if (!(bm[v >> 3] & (1u << (v & 7)))) continue;
+        for (unsigned e = ac->head[pair_hash(v)]; e; e = ac->ent[e - 1].next) {
+            const struct ac_ent *x = &ac->ent[e - 1];
+            if (ac->pair[e - 1] != v || i < x->off) continue;
+            size_t st = i - x->off, l = ac->len[x->lit];
+            if (st + l <= len && memcmp(s + st, ac->lit[x->lit], l) == 0)
+                found[x->lit >> 6] |= 1ull << (x->lit & 63);
+        }
+    }
+}

@@ -58,6 +58,8 @@ struct f2b_re {
     char *pf[F2B_PF_MAX];
     size_t pflen[F2B_PF_MAX];
     size_t npf;
+    uint16_t pfid[F2B_PF_MAX];    /* literal ids in the f2b_ac the regex was added to */
+    bool in_ac;
 };
 
 struct f2b_mctx {
@@ -100,6 +102,29 @@ bool f2b_group_span(const struct f2b_mctx *mx, uint32_t n, size_t *so, size_t *e
 int f2b_named_span(const struct f2b_re *re, const struct f2b_mctx *mx, const char *name,
                    size_t *so, size_t *eo);
 bool f2b_re_has_group(const struct f2b_re *re, const char *name);
+
+/*
+ * A multi-literal scanner (Aho-Corasick DFA over byte classes) for the prefilters of a set
+ * of regexes: one pass over a subject finds every literal of every regex, then
+ * f2b_ac_may_match() is a bit test per regex. Regexes whose literals did not fit (more
+ * than F2B_AC_MAX_LITS literals or states overall) keep using memmem.
+ * f2b_ac_build() records the literal ids in the regexes (so a regex belongs to one scanner);
+ * the scanner is read-only afterwards. found must hold f2b_ac_words() words.
+ */
+#define F2B_AC_MAX_LITS 1024
+struct f2b_ac;
+struct f2b_ac *f2b_ac_build(struct f2b_re *const *res, size_t n);
+void f2b_ac_free(struct f2b_ac *ac);
+size_t f2b_ac_words(const struct f2b_ac *ac);
+void f2b_ac_scan(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *found);
+/* With found from f2b_ac_scan over a superset of the subject: could re match? */
+static inline bool f2b_ac_may_match(const struct f2b_re *re, const uint64_t *found)
+{
+    if (!re->npf || !re->in_ac) return true;
+    for (size_t i = 0; i < re->npf; i++)
+        if (found[re->pfid[i] >> 6] & (1ull << (re->pfid[i] & 63))) return true;
+    return false;
+}
 
 /* The 256-byte-per-table character tables used for every compile (see above). */
 const uint8_t *f2b_char_tables(void);
