@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -371,7 +372,8 @@ static int read_log(const char *path, bool *is_text, batch_fn fn, void *ud, bool
     const char *map = reader_map(r, &mlen);
     int rc = 0;
     if (map) {
-        size_t pos = 0;
+        size_t pos = 0, dropped = 0;
+        long pg = sysconf(_SC_PAGESIZE);
         struct str s;
         while (lines_next(map, mlen, &pos, &s, NULL)) {
             lineno++;
@@ -380,6 +382,12 @@ static int read_log(const char *path, bool *is_text, batch_fn fn, void *ud, bool
             if (b.n == BATCH_LINES) {
                 fn(ud, b.l, b.n);
                 b.n = 0;
+                /* done with these pages: keep the resident set to about one batch */
+                size_t upto = pos / (size_t)pg * (size_t)pg;
+                if (pg > 0 && upto > dropped) {
+                    madvise((void *)(uintptr_t)(map + dropped), upto - dropped, MADV_DONTNEED);
+                    dropped = upto;
+                }
             }
         }
     } else {

@@ -968,7 +968,6 @@ int f2b_zone_offset(const char *z, int *minutes)
     return 0;
 }
 
-static const char *const a_month[] = { "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
 static const char *const f_month[] = { "january", "february", "march", "april", "may", "june", "july", "august",
                                        "september", "october", "november", "december" };
 static const char *const a_wday[] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
@@ -982,6 +981,27 @@ static int lookup_name(const char *s, size_t n, const char *const *tab, int coun
     low[n] = 0;
     for (int i = 0; i < count; i++) if (strcmp(low, tab[i]) == 0) return i;
     return -1;
+}
+
+/* "jan".."dec" in any case -> 1..12, else 0 */
+static int month3(const char *s)
+{
+    unsigned a = (unsigned char)s[0] | 0x20, b = (unsigned char)s[1] | 0x20, c = (unsigned char)s[2] | 0x20;
+    switch (a << 16 | b << 8 | c) {
+    case 'j' << 16 | 'a' << 8 | 'n': return 1;
+    case 'f' << 16 | 'e' << 8 | 'b': return 2;
+    case 'm' << 16 | 'a' << 8 | 'r': return 3;
+    case 'a' << 16 | 'p' << 8 | 'r': return 4;
+    case 'm' << 16 | 'a' << 8 | 'y': return 5;
+    case 'j' << 16 | 'u' << 8 | 'n': return 6;
+    case 'j' << 16 | 'u' << 8 | 'l': return 7;
+    case 'a' << 16 | 'u' << 8 | 'g': return 8;
+    case 's' << 16 | 'e' << 8 | 'p': return 9;
+    case 'o' << 16 | 'c' << 8 | 't': return 10;
+    case 'n' << 16 | 'o' << 8 | 'v': return 11;
+    case 'd' << 16 | 'e' << 8 | 'c': return 12;
+    }
+    return 0;
 }
 
 static long num(const char *s, size_t n)
@@ -1022,7 +1042,7 @@ static bool strptime_groups(struct datedetect *dd, const struct dd_template *t, 
         case 'H': hour = (int)num(v, n); continue;
         case 'M': minute = (int)num(v, n); continue;
         case 'S': second = (int)num(v, n); continue;
-        case 'b': month = lookup_name(v, n, a_month, 12); if (month < 0) return false; month++; continue;
+        case 'b': month = n == 3 ? month3(v) : 0; if (month <= 0) return false; continue;
         default: break;
         }
         if (!strcmp(key, "B")) { month = lookup_name(v, n, f_month, 12); if (month < 0) return false; month++; }

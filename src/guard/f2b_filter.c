@@ -430,6 +430,7 @@ struct complname {
 struct reinfo {
     size_t *order;          /* group indices in definition order */
     size_t norder;
+    int content;            /* position of group "content" in order, -1 */
     struct complname *alt, *tup;
     size_t nalt, ntup;
 };
@@ -444,6 +445,7 @@ static int cmp_compl(const void *a, const void *b)
 static void reinfo_build(struct reinfo *ri, const struct f2b_re *re)
 {
     memset(ri, 0, sizeof *ri);
+    ri->content = -1;
     if (!re) return;
     ri->order = xcalloc(re->ngroups ? re->ngroups : 1, sizeof *ri->order);
     for (size_t i = 0; i < re->ngroups; i++) ri->order[i] = i;
@@ -454,6 +456,9 @@ static void reinfo_build(struct reinfo *ri, const struct f2b_re *re)
             ri->order[k] = ri->order[k - 1];
             ri->order[k - 1] = t;
         }
+    ri->content = -1;
+    for (size_t i = 0; i < ri->norder; i++)
+        if (!strcmp(re->groups[ri->order[i]].name, "content")) ri->content = (int)i;
     ri->alt = xcalloc(re->ngroups ? re->ngroups : 1, sizeof *ri->alt);
     ri->tup = xcalloc(re->ngroups ? re->ngroups : 1, sizeof *ri->tup);
     for (size_t i = 0; i < re->ngroups; i++) {
@@ -686,7 +691,7 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
             pspan[oi].set = false;
             for (int k = 0; k < g->nnum && !pspan[oi].set; k++)
                 pspan[oi].set = f2b_group_span(&sc->mx, g->num[k], &pspan[oi].so, &pspan[oi].eo);
-            if (!strcmp(g->name, "content") && pspan[oi].set) {
+            if ((int)oi == sc->ri[0].content && pspan[oi].set) {
                 content = buf + pspan[oi].so;
                 clen = pspan[oi].eo - pspan[oi].so;
             }
@@ -729,7 +734,7 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
         r->npg = 0;
         for (size_t oi = 0; oi < npspan; oi++) {
             const char *name = d->pref->groups[ri->order[oi]].name;
-            if (!strcmp(name, "content")) continue;
+            if ((int)oi == ri->content) continue;
             struct grp *o = &r->pg[r->npg++];
             o->name = name;
             o->v = pspan[oi].set ? arena_strdup(&sc->ar, str_make(buf + pspan[oi].so, pspan[oi].eo - pspan[oi].so)) : NULL;
