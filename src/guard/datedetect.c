@@ -8,6 +8,7 @@
 #include "util/xalloc.h"
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,18 +67,40 @@ struct rxm {
     bool set[10];
 };
 
+/* The transformation regexes are our own constants: compiled once (without JIT, they run
+ * only while templates are built) and kept for the life of the process. */
+static struct { const char *key; struct f2b_re *re; } rx_cache[32];
+static size_t rx_ncache;
+static pthread_mutex_t rx_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct f2b_re *rx_get(const char *pyre)
+{
+    pthread_mutex_lock(&rx_lock);
+    for (size_t i = 0; i < rx_ncache; i++)
+        if (strcmp(rx_cache[i].key, pyre) == 0) {
+            pthread_mutex_unlock(&rx_lock);
+            return rx_cache[i].re;
+        }
+    char err[256];
+    struct f2b_re *re = f2b_re_compile(pyre, F2B_RE_NOTAGS | F2B_RE_NOJIT, err, sizeof err);
+    if (!re || rx_ncache == sizeof rx_cache / sizeof *rx_cache) abort();
+    rx_cache[rx_ncache].key = pyre;
+    rx_cache[rx_ncache].re = re;
+    rx_ncache++;
+    pthread_mutex_unlock(&rx_lock);
+    return re;
+}
+
 static bool rx_search(const char *pyre, unsigned fl, const char *s, size_t from, struct rxm *m)
 {
-    char err[256];
-    struct f2b_re *re = f2b_re_compile(pyre, F2B_RE_NOTAGS | fl, err, sizeof err);
-    if (!re) abort();               /* our own constant regexes */
+    (void)fl;
+    struct f2b_re *re = rx_get(pyre);
     struct f2b_mctx mx;
-    f2b_mctx_init(&mx);
+    f2b_mctx_init_light(&mx);
     bool ok = f2b_re_search(re, &mx, s, strlen(s), from) == 1;
     if (ok && m)
         for (uint32_t g = 0; g < 10; g++) m->set[g] = f2b_group_span(&mx, g, &m->so[g], &m->eo[g]);
     f2b_mctx_free(&mx);
-    f2b_re_free(re);
     return ok;
 }
 

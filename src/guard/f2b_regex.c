@@ -879,7 +879,7 @@ struct f2b_re *f2b_re_compile(const char *regex, unsigned flags, char *err, size
     }
     re = xcalloc(1, sizeof *re);
     re->code = code;
-    re->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    re->jit = !(flags & F2B_RE_NOJIT) && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     re->source = xstrdup(regex);
     re->pattern = xstrndup(buf_cstr(&pat), pat.len);
     build_groups(re);
@@ -916,6 +916,18 @@ void f2b_mctx_init(struct f2b_mctx *mx)
     if (mx->js) pcre2_jit_stack_assign(mc, NULL, mx->js);
     mx->mc = mc;
     if (!mx->md) abort();
+}
+
+void f2b_mctx_init_light(struct f2b_mctx *mx)
+{
+    memset(mx, 0, sizeof *mx);
+    mx->mdcap = 16;
+    mx->md = pcre2_match_data_create(mx->mdcap, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    pcre2_set_match_limit(mc, F2B_MATCH_LIMIT);
+    pcre2_set_depth_limit(mc, F2B_DEPTH_LIMIT);
+    mx->mc = mc;
+    if (!mx->md || !mc) abort();
 }
 
 void f2b_mctx_free(struct f2b_mctx *mx)

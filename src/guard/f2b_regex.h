@@ -33,6 +33,7 @@
 #define F2B_RE_NOTAGS    0x2    /* the pattern is a plain regex (date templates): no tag expansion */
 #define F2B_RE_USEDNS_NO 0x4    /* usedns = no: <HOST> is <ADDR> */
 #define F2B_RE_ICASE     0x8
+#define F2B_RE_NOJIT     0x10   /* interpreter only (regexes used a few times) */
 
 #define F2B_MATCH_LIMIT   2000000u   /* backtracking steps per subject */
 #define F2B_DEPTH_LIMIT   20000u
@@ -84,6 +85,8 @@ struct f2b_re *f2b_re_compile(const char *regex, unsigned flags, char *err, size
 void f2b_re_free(struct f2b_re *re);
 
 void f2b_mctx_init(struct f2b_mctx *mx);
+/* Without a JIT stack: for interpreter-only regexes. */
+void f2b_mctx_init_light(struct f2b_mctx *mx);
 void f2b_mctx_free(struct f2b_mctx *mx);
 
 /* Could re match subj? false only when no prefilter literal occurs in it. */
