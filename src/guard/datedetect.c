@@ -612,7 +612,42 @@ static void repl_date(struct buf *out, const char *s, const struct rxm *m, const
     buf_puts(out, ud);
 }
 
+static struct dd_set *set_build(const char *datepattern, const char *tz, char *err, size_t errlen);
+
+/* cache of built sets: {^LN-BEG} alone is used by most filters */
+static struct dd_set *set_cache[64];
+static pthread_mutex_t set_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct dd_set *dd_set_new(const char *datepattern, const char *tz, char *err, size_t errlen)
+{
+    char *key = xasprintf("%s\x01%s", datepattern ? datepattern : "\x02", tz ? tz : "");
+    pthread_mutex_lock(&set_lock);
+    for (size_t i = 0; i < sizeof set_cache / sizeof *set_cache; i++)
+        if (set_cache[i] && strcmp(set_cache[i]->key, key) == 0) {
+            set_cache[i]->refs++;
+            pthread_mutex_unlock(&set_lock);
+            free(key);
+            return set_cache[i];
+        }
+    pthread_mutex_unlock(&set_lock);
+    struct dd_set *set = set_build(datepattern, tz, err, errlen);
+    if (!set) {
+        free(key);
+        return NULL;
+    }
+    set->key = key;
+    set->refs = 1;
+    pthread_mutex_lock(&set_lock);
+    for (size_t i = 0; i < sizeof set_cache / sizeof *set_cache; i++)
+        if (!set_cache[i]) {
+            set_cache[i] = set;
+            break;
+        }
+    pthread_mutex_unlock(&set_lock);
+    return set;
+}
+
+static struct dd_set *set_build(const char *datepattern, const char *tz, char *err, size_t errlen)
 {
     struct dd_set *set = xcalloc(1, sizeof *set);
     if (tz && *tz) {
@@ -739,6 +774,14 @@ struct dd_set *dd_set_new(const char *datepattern, const char *tz, char *err, si
 void dd_set_free(struct dd_set *s)
 {
     if (!s) return;
+    pthread_mutex_lock(&set_lock);
+    bool last = --s->refs == 0;
+    if (last)
+        for (size_t i = 0; i < sizeof set_cache / sizeof *set_cache; i++)
+            if (set_cache[i] == s) set_cache[i] = NULL;
+    pthread_mutex_unlock(&set_lock);
+    if (!last) return;
+    free(s->key);
     for (size_t i = 0; i < s->n; i++) tpl_free(s->t[i]);
     free(s->t);
     free(s);

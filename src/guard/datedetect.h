@@ -15,6 +15,7 @@
  *
  * A dd_set (the compiled templates of one datepattern) is immutable after dd_set_new() and
  * may be shared by threads; each thread uses its own struct datedetect (state + hit counts).
+ * dd_set_new() returns the same (reference-counted) set for the same pattern and zone.
  * Ownership: dd_set_free(), dd_free(). Errors: dd_set_new() returns NULL with a message.
  */
 #ifndef MW_DATEDETECT_H
@@ -31,6 +32,9 @@ struct dd_set {
     size_t n;
     int default_tz;            /* minutes east of UTC when set (--timezone) */
     bool has_default_tz;
+    /* sets are shared by every filter with the same datepattern and zone */
+    char *key;
+    unsigned refs;
 };
 
 /* One template in a detector (DateDetectorTemplate): shared template + own statistics. */
