@@ -326,11 +326,15 @@ struct batch {
 };
 
 typedef void (*batch_fn)(void *ud, struct filter_line *lines, size_t n);
+/* whole-line text of a mapped file: returns the number of lines in it */
+typedef uint64_t (*text_fn)(void *ud, const char *text, size_t len, uint64_t first);
+
+#define TEXT_CHUNK (8u << 20)
 
 /* fail2ban-regex skips comment and empty lines */
 static bool skip_line(struct str s) { return s.len == 0 || s.p[0] == '#'; }
 
-static int read_log(const char *path, bool *is_text, batch_fn fn, void *ud, bool journal, int64_t now)
+static int read_log(const char *path, bool *is_text, batch_fn fn, text_fn tfn, void *ud, bool journal, int64_t now)
 {
     struct batch b = { 0 };
     b.l = xcalloc(BATCH_LINES, sizeof *b.l);
@@ -371,7 +375,30 @@ static int read_log(const char *path, bool *is_text, batch_fn fn, void *ud, bool
     size_t mlen = 0;
     const char *map = reader_map(r, &mlen);
     int rc = 0;
-    if (map) {
+    if (map && tfn) {
+        /* chunks that end at a line end; the filter splits them into lines in parallel */
+        size_t pos = 0, dropped = 0;
+        long pg = sysconf(_SC_PAGESIZE);
+        while (pos < mlen) {
+            size_t end = mlen - pos > TEXT_CHUNK ? pos + TEXT_CHUNK : mlen;
+            if (end < mlen) {
+                const char *nl = memchr(map + end, '\n', mlen - end);
+                end = nl ? (size_t)(nl - map) + 1 : mlen;
+            }
+#ifdef MADV_POPULATE_READ
+            /* map the chunk's pages in one call instead of one fault per few pages */
+            size_t pa = pos / (size_t)pg * (size_t)pg;
+            madvise((void *)(uintptr_t)(map + pa), end - pa, MADV_POPULATE_READ);
+#endif
+            lineno += tfn(ud, map + pos, end - pos, lineno + 1);
+            pos = end;
+            size_t upto = pos / (size_t)pg * (size_t)pg;
+            if (pg > 0 && upto > dropped) {
+                madvise((void *)(uintptr_t)(map + dropped), upto - dropped, MADV_DONTNEED);
+                dropped = upto;
+            }
+        }
+    } else if (map) {
         size_t pos = 0, dropped = 0;
         long pg = sysconf(_SC_PAGESIZE);
         struct str s;
@@ -431,12 +458,20 @@ struct run_f2b {
     struct f2b_engine *e;
     struct ctx *c;
     struct f2b_cbs cbs;
+    bool journal;
 };
 
 static void batch_f2b(void *ud, struct filter_line *lines, size_t n)
 {
     struct run_f2b *r = ud;
     f2b_engine_feed(r->e, lines, n, &r->cbs, r->c);
+}
+
+static uint64_t text_f2b(void *ud, const char *text, size_t len, uint64_t first)
+{
+    struct run_f2b *r = ud;
+    return f2b_engine_feed_text(r->e, text, len, first, F2B_FEED_SKIP_COMMENTS | (r->journal ? F2B_FEED_JOURNAL : 0),
+                                &r->cbs, r->c);
 }
 
 struct run_gen {
@@ -717,7 +752,7 @@ static int run(int argc, char **argv)
         } else {
             if (!c.out) fprintf(c.sum, "Use   built-in filter : %s\n", bname);
             struct run_gen rg = { f, &c };
-            if (read_log(log, &is_text, batch_gen, &rg, journal, now) < 0) rc = EXIT_FAIL;
+            if (read_log(log, &is_text, batch_gen, NULL, &rg, journal, now) < 0) rc = EXIT_FAIL;
             else {
                 rc = EXIT_OK;
                 if (!c.out) summary_gen(&c, mono() - t0);
@@ -745,13 +780,13 @@ static int run(int argc, char **argv)
             }
             struct f2b_opts fo = { check_all && !c.out, c.out != NULL, now, threads };
             struct f2b_engine *e = f2b_engine_new(d, &fo);
-            struct run_f2b rf = { e, &c, { on_failure, on_line, on_rematched } };
+            struct run_f2b rf = { e, &c, { on_failure, on_line, on_rematched }, journal };
             if (!c.out && strcmp(log, "-") != 0) {
                 struct stat st;
                 if (stat(log, &st) == 0) fprintf(c.sum, "Use         log file : %s\n\n", log);
                 else fputs("Use      log line(s)\n\n", c.sum);
             }
-            if (read_log(log, &is_text, batch_f2b, &rf, journal, now) < 0) {
+            if (read_log(log, &is_text, batch_f2b, text_f2b, &rf, journal, now) < 0) {
                 rc = EXIT_FAIL;
             } else {
                 rc = EXIT_OK;

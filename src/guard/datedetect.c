@@ -1298,7 +1298,25 @@ int dd_match(struct datedetect *dd, struct f2b_mctx *mx, const struct dd_now *no
     if (!f2b_group_span(mx, 1, &s1, &e1)) { s1 = so; e1 = so; }
     *s = s1;
     *e = e1;
-    *has_date = s1 < e1 && get_date(dd, cur->t, mx, line, now, date);
+    /* consecutive lines often carry the same stamp: same template, same matched text, same
+     * date (the conversion depends only on the captures, which lie inside the match) */
+    if (s1 < e1 && cur->t == dd->last_t && eo - so == dd->last_len && dd->last_len <= sizeof dd->last_text &&
+        memcmp(line + so, dd->last_text, dd->last_len) == 0 && (int64_t)now->t == dd->last_now) {
+        *has_date = dd->last_has;
+        *date = dd->last_date;
+    } else {
+        *has_date = s1 < e1 && get_date(dd, cur->t, mx, line, now, date);
+        if (s1 < e1 && eo - so <= sizeof dd->last_text) {
+            dd->last_t = cur->t;
+            dd->last_len = eo - so;
+            memcpy(dd->last_text, line + so, eo - so);
+            dd->last_has = *has_date;
+            dd->last_date = *date;
+            dd->last_now = (int64_t)now->t;
+        } else {
+            dd->last_t = NULL;
+        }
+    }
     cur->hits++;
     cur->last_used = dd->clock ? dd->clock : wall_now();
     cur->distance = distance;

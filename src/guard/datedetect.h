@@ -57,6 +57,13 @@ struct datedetect {
     size_t first_unused;
     struct tcache_dd { int64_t key; int64_t base; bool ok; } tc;
     double clock;                      /* wall clock for template usage times (0: read it) */
+    /* the last converted stamp (template, matched text, result) */
+    const struct dd_template *last_t;
+    size_t last_len;
+    char last_text[64];
+    bool last_has;
+    double last_date;
+    int64_t last_now;
 };
 
 struct dd_now {                 /* "now" for year/day completion */

@@ -7,6 +7,7 @@
 #include "guard/f2b_filter.h"
 #include "util/arena.h"
 #include "util/msg.h"
+#include "util/reader.h"
 #include "util/xalloc.h"
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -20,6 +21,7 @@
 #define MLF_CACHE_MAX 100          /* Utils.Cache(maxCount=100, maxTime=5*60) */
 #define MLF_CACHE_TTL 300.0
 #define PAR_MIN_LINES 20000        /* batches smaller than this run on one thread */
+#define PAR_MIN_BYTES (2u << 20)
 
 /* ---- loading ------------------------------------------------------------------------- */
 
@@ -72,7 +74,7 @@ bool f2b_spec_is_filter(const char *spec)
 static const char *const def_opts[] = { "usedns", "prefregex", "ignoreregex", "failregex", "maxlines",
                                         "datepattern", "journalmatch" };
 
-static void lines_split(const char *v, char ***out, size_t *n)
+static void value_lines(const char *v, char ***out, size_t *n)
 {
     size_t cap = 0;
     for (const char *p = v; p;) {
@@ -109,6 +111,7 @@ void f2b_def_free(struct f2b_def *d)
     for (size_t i = 0; i < d->njournalmatch; i++) free(d->journalmatch[i]);
     free(d->journalmatch);
     f2b_ac_free(d->ac);
+    f2b_ac_free(d->ac_pre);
     free(d);
 }
 
@@ -205,12 +208,12 @@ int f2b_def_load(struct f2b_def **out, const char *spec, const char *ignore, con
         if (ini_definit(doc, def_opts, sizeof def_opts / sizeof *def_opts, &args, &vals, err, errlen) < 0)
             goto out;
         const char *v;
-        if ((v = ini_vars_get(&vals, "failregex"))) lines_split(v, &failv, &nfailv);
-        if ((v = ini_vars_get(&vals, "ignoreregex"))) lines_split(v, &ignv, &nignv);
+        if ((v = ini_vars_get(&vals, "failregex"))) value_lines(v, &failv, &nfailv);
+        if ((v = ini_vars_get(&vals, "ignoreregex"))) value_lines(v, &ignv, &nignv);
         prefv = ini_vars_get(&vals, "prefregex");
         maxl = ini_vars_get(&vals, "maxlines");
         datep = ini_vars_get(&vals, "datepattern");
-        if ((v = ini_vars_get(&vals, "journalmatch"))) lines_split(v, &d->journalmatch, &d->njournalmatch);
+        if ((v = ini_vars_get(&vals, "journalmatch"))) value_lines(v, &d->journalmatch, &d->njournalmatch);
     } else {
         d->name = xstrdup("regex");
         failv = xcalloc(1, sizeof *failv);
@@ -269,13 +272,15 @@ int f2b_def_load(struct f2b_def **out, const char *spec, const char *ignore, con
         }
     }
     {
-        size_t nall = 1 + d->nfail + d->nign, k = 0;
+        /* two scanners: the prefregex's literals over the whole buffer, the others over the
+         * failregex subject (usually the shorter <F-CONTENT>) */
+        size_t nall = d->nfail + d->nign + 1, k = 0;
         struct f2b_re **all = xcalloc(nall, sizeof *all);
-        all[k++] = d->pref;
         for (size_t i = 0; i < d->nfail; i++) all[k++] = d->fail[i];
         for (size_t i = 0; i < d->nign; i++) all[k++] = d->ign[i];
-        d->ac = f2b_ac_build(all, nall);
+        d->ac = f2b_ac_build(all, k);
         free(all);
+        if (d->pref) d->ac_pre = f2b_ac_build(&d->pref, 1);
     }
     rc = 0;
 out:
@@ -530,7 +535,7 @@ struct scan {
     const struct f2b_def *def;
     struct datedetect dd;
     struct f2b_mctx mx;
-    uint64_t *found, *found2;   /* literals present in the buffer / in the content subject */
+    uint64_t *found, *found2, *found3;  /* literals of the buffer / of the content / prefregex's */
     struct buf b, c;        /* subject buffers */
     struct arena ar;
     const struct reinfo *ri;
@@ -546,6 +551,7 @@ static void scan_init(struct scan *sc, const struct f2b_def *def, const struct r
     f2b_mctx_init(&sc->mx);
     sc->found = xcalloc(f2b_ac_words(def->ac), sizeof *sc->found);
     sc->found2 = xcalloc(f2b_ac_words(def->ac), sizeof *sc->found2);
+    sc->found3 = xcalloc(f2b_ac_words(def->ac_pre), sizeof *sc->found3);
     sc->b = BUF_INIT(4u << 20);
     sc->c = BUF_INIT(4u << 20);
     dd_now_set(&sc->now, now);
@@ -557,6 +563,7 @@ static void scan_free(struct scan *sc)
     f2b_mctx_free(&sc->mx);
     free(sc->found);
     free(sc->found2);
+    free(sc->found3);
     buf_free(&sc->b);
     buf_free(&sc->c);
     arena_free(&sc->ar);
@@ -678,8 +685,12 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
     size_t npspan = 0;
     bool have_content = false;
     if (d->pref) {
-        if (d->pref->in_ac) NEED_FOUND();
-        if (re_run_f(sc, d->pref, buf, blen, r, found) != 1) return;
+        const uint64_t *pf = NULL;
+        if (d->ac_pre && d->pref->in_ac) {
+            f2b_ac_scan(d->ac_pre, buf, blen, sc->found3);
+            pf = sc->found3;
+        }
+        if (re_run_f(sc, d->pref, buf, blen, r, pf) != 1) return;
         r->pref = 1;
         /* keep the spans only: the groups are copied when a failregex matches too */
         const struct reinfo *ri = &sc->ri[0];
@@ -761,6 +772,13 @@ struct mlf_entry {
     struct fdict *d;
 };
 
+struct tpart {
+    struct filter_line *lines;
+    size_t lcap;
+    struct rec *recs;
+    size_t rcap;
+};
+
 /* one buffered line of a multi-line filter: (pre-date, date, post-date) as fail2ban keeps */
 struct tline {
     char *pre, *date, *post;
@@ -798,6 +816,7 @@ struct f2b_engine {
     uint64_t *dhits;            /* date template hits summed over scans */
     struct rec *recs;           /* batch records, reused */
     size_t caprecs;
+    struct tpart *parts;        /* text mode: lines and records per part, reused */
 };
 
 static double wall_now(void)
@@ -856,6 +875,12 @@ void f2b_engine_free(struct f2b_engine *e)
     free(e->trash);
     free(e->dhits);
     free(e->recs);
+    if (e->parts)
+        for (int p = 0; p < 65; p++) {
+            free(e->parts[p].lines);
+            free(e->parts[p].recs);
+        }
+    free(e->parts);
     free(e);
 }
 
@@ -1579,10 +1604,45 @@ struct job {
     struct rec *recs;
     size_t n;
     bool single, check_all;
+    /* text mode: the job splits its part of the buffer into lines itself */
+    const char *text;
+    size_t tlen;
+    unsigned flags;
+    double now;
+    struct filter_line *lines;    /* owned by the engine (per part) */
+    size_t *lcap;
+    struct rec **recbuf;
+    size_t *rcap;
+    uint64_t nlines;              /* lines in the part, skipped ones included */
 };
 
 static void run_job(struct job *j)
 {
+    if (j->text) {
+        size_t pos = 0, n = 0;
+        uint64_t no = 0;
+        struct str l;
+        while (lines_next(j->text, j->tlen, &pos, &l, NULL)) {
+            no++;
+            if ((j->flags & F2B_FEED_SKIP_COMMENTS) && (l.len == 0 || l.p[0] == '#')) continue;
+            if (n == *j->lcap) {
+                size_t c = *j->lcap ? *j->lcap * 2 : 4096;
+                j->lines = xrealloc(j->lines, c * sizeof *j->lines);
+                *j->lcap = c;
+            }
+            j->lines[n++] = (struct filter_line){ l, no, (j->flags & F2B_FEED_JOURNAL) != 0, j->now };
+        }
+        j->nlines = no;
+        if (n > *j->rcap) {
+            free(*j->recbuf);
+            *j->recbuf = xmalloc(n * sizeof **j->recbuf);
+            *j->rcap = n;
+        }
+        j->recs = *j->recbuf;
+        memset(j->recs, 0, n * sizeof *j->recs);
+        for (size_t i = 0; i < n; i++) j->recs[i].ln = &j->lines[i];
+        j->n = n;
+    }
     for (size_t i = 0; i < j->n; i++) {
         scan_date(j->sc, &j->recs[i]);
         /* an unparsable date needs the line state: leave the matching to stage 2 */
@@ -1594,6 +1654,33 @@ static void *job_thread(void *arg)
 {
     run_job(arg);
     return NULL;
+}
+
+static void set_clock(struct f2b_engine *e)
+{
+    /* template usage times: one clock reading per batch is precise enough (300 s scale) */
+    double clk = wall_now();
+    e->main.dd.clock = clk;
+    for (int w = 0; w < e->nworkers; w++) e->workers[w].dd.clock = clk;
+}
+
+static void run_jobs(struct job *jobs, int parts)
+{
+    pthread_t th[65];
+    bool started[65] = { false };
+    for (int p = 1; p < parts; p++)
+        started[p] = pthread_create(&th[p], NULL, job_thread, &jobs[p]) == 0;
+    run_job(&jobs[0]);
+    for (int p = 1; p < parts; p++) {
+        if (started[p]) pthread_join(th[p], NULL);
+        else run_job(&jobs[p]);
+    }
+}
+
+static void end_batch(struct f2b_engine *e)
+{
+    arena_free(&e->main.ar);
+    for (int w = 0; w < e->nworkers; w++) arena_free(&e->workers[w].ar);
 }
 
 void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size_t n,
@@ -1609,32 +1696,53 @@ void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size
     memset(recs, 0, n * sizeof *recs);
     for (size_t i = 0; i < n; i++) recs[i].ln = &lines[i];
     int parts = n >= PAR_MIN_LINES ? 1 + e->nworkers : 1;
-    /* template usage times: one clock reading per batch is precise enough (300 s scale) */
-    double clk = wall_now();
-    e->main.dd.clock = clk;
-    for (int w = 0; w < e->nworkers; w++) e->workers[w].dd.clock = clk;
+    set_clock(e);
     struct job jobs[65];
-    pthread_t th[65];
-    bool started[65] = { false };
     size_t per = (n + (size_t)parts - 1) / (size_t)parts;
     for (int p = 0; p < parts; p++) {
         size_t a = (size_t)p * per, b = a + per > n ? n : a + per;
         jobs[p] = (struct job){ p == 0 ? &e->main : &e->workers[p - 1], recs + a, b > a ? b - a : 0, single,
-                                e->o.check_all };
+                                e->o.check_all, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 };
     }
-    for (int p = 1; p < parts; p++)
-        started[p] = pthread_create(&th[p], NULL, job_thread, &jobs[p]) == 0;
-    run_job(&jobs[0]);
-    for (int p = 1; p < parts; p++) {
-        if (started[p]) pthread_join(th[p], NULL);
-        else run_job(&jobs[p]);
-    }
+    run_jobs(jobs, parts);
     for (size_t i = 0; i < n; i++) {
         if (single) commit_single(e, &recs[i], cb, ud);
         else commit_multi(e, &recs[i], cb, ud);
     }
-    arena_free(&e->main.ar);
-    for (int w = 0; w < e->nworkers; w++) arena_free(&e->workers[w].ar);
+    end_batch(e);
+}
+
+uint64_t f2b_engine_feed_text(struct f2b_engine *e, const char *text, size_t len, uint64_t first,
+                              unsigned flags, const struct f2b_cbs *cb, void *ud)
+{
+    bool single = e->def->maxlines <= 1;
+    int parts = len >= PAR_MIN_BYTES ? 1 + e->nworkers : 1;
+    size_t starts[66];
+    parts = (int)lines_split(text, len, (size_t)parts, starts);
+    starts[parts] = len;
+    if (!e->parts) e->parts = xcalloc(65, sizeof *e->parts);
+    set_clock(e);
+    struct job jobs[65];
+    for (int p = 0; p < parts; p++) {
+        struct tpart *tp = &e->parts[p];
+        jobs[p] = (struct job){ p == 0 ? &e->main : &e->workers[p - 1], NULL, 0, single, e->o.check_all,
+                                text + starts[p], starts[p + 1] - starts[p], flags, (double)e->o.now,
+                                tp->lines, &tp->lcap, &tp->recs, &tp->rcap, 0 };
+    }
+    run_jobs(jobs, parts);
+    uint64_t base = first - 1;
+    for (int p = 0; p < parts; p++) {
+        struct tpart *tp = &e->parts[p];
+        tp->lines = jobs[p].lines;                  /* may have grown */
+        for (size_t i = 0; i < jobs[p].n; i++) {
+            jobs[p].lines[i].lineno += base;
+            if (single) commit_single(e, &jobs[p].recs[i], cb, ud);
+            else commit_multi(e, &jobs[p].recs[i], cb, ud);
+        }
+        base += jobs[p].nlines;
+    }
+    end_batch(e);
+    return base - (first - 1);
 }
 
 /* ---- the generic filter interface ----------------------------------------------------------- */

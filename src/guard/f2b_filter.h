@@ -57,7 +57,8 @@ struct f2b_def {
     char **journalmatch;
     size_t njournalmatch;
     bool usedns_no;
-    struct f2b_ac *ac;            /* literal prefilters of all the regexes, one pass per line */
+    struct f2b_ac *ac;            /* literal prefilters of the fail/ignore regexes, one pass */
+    struct f2b_ac *ac_pre;        /* and of the prefregex */
 };
 
 /*
@@ -101,6 +102,15 @@ void f2b_engine_free(struct f2b_engine *e);
 /* Process lines[0..n) in order (line numbers and known times in struct filter_line). */
 void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size_t n,
                      const struct f2b_cbs *cb, void *ud);
+/*
+ * Process a buffer of whole lines (a mapped file's region ending at a line end): the threads
+ * also split the lines, each its share of the buffer. first: line number of the first line.
+ * Returns the number of lines in text (skipped ones included).
+ */
+#define F2B_FEED_SKIP_COMMENTS 0x1     /* skip empty lines and lines starting with '#' */
+#define F2B_FEED_JOURNAL       0x2     /* the lines carry no date: time = now */
+uint64_t f2b_engine_feed_text(struct f2b_engine *e, const char *text, size_t len, uint64_t first,
+                              unsigned flags, const struct f2b_cbs *cb, void *ud);
 const struct f2b_stats *f2b_engine_stats(const struct f2b_engine *e);
 /* Date template hits (winner counts) for template i of def->dates. */
 uint64_t f2b_engine_date_hits(const struct f2b_engine *e, size_t i);

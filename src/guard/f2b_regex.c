@@ -1004,9 +1004,13 @@ bool f2b_re_has_group(const struct f2b_re *re, const char *name)
 
 struct ac_ent {
     uint16_t lit, off, next;   /* next: index + 1 in the bucket chain, 0 = end */
+    uint64_t head8;            /* the literal's first 8 bytes (when it has 8) */
 };
 
 struct f2b_ac {
+    /* nibble tables for the SIMD pre-check: a position may start an anchor when
+     * lo1[b0 & 15] & hi1[b0 >> 4] & lo2[b1 & 15] & hi2[b1 >> 4] != 0 (8 buckets) */
+    uint8_t lo1[16], hi1[16], lo2[16], hi2[16];
     uint8_t bm[8192];          /* anchor pairs, bit (b0 | b1 << 8) */
     uint16_t head[4096];       /* hash of the pair -> first entry + 1 */
     struct ac_ent *ent;
@@ -1036,7 +1040,8 @@ static unsigned byte_freq(unsigned char c)
     if (c >= '0' && c <= '9') return 60;
     if (strchr("etaoinsrlhdcu", c) && c) return 50;
     if (c >= 'a' && c <= 'z') return 25;
-    if (strchr(".:=[]-/_,<>()@", c) && c) return 30;
+    if (c == '.') return 50;                 /* addresses, host names */
+    if (strchr(":=[]-/_,<>()@", c) && c) return 30;
     if (c >= 'A' && c <= 'Z') return 12;
     if (c == '\n') return 5;
     return 4;
@@ -1082,8 +1087,14 @@ struct f2b_ac *f2b_ac_build(struct f2b_re *const *res, size_t n)
         }
         unsigned v = (unsigned char)lit[k][best] | (unsigned)(unsigned char)lit[k][best + 1] << 8;
         ac->bm[v >> 3] |= (uint8_t)(1u << (v & 7));
+        uint8_t bucket = (uint8_t)(1u << (k & 7)), b0 = (uint8_t)(v & 0xff), b1 = (uint8_t)(v >> 8);
+        ac->lo1[b0 & 15] |= bucket;
+        ac->hi1[b0 >> 4] |= bucket;
+        ac->lo2[b1 & 15] |= bucket;
+        ac->hi2[b1 >> 4] |= bucket;
         ac->ent[k].lit = (uint16_t)k;
         ac->ent[k].off = (uint16_t)best;
+        if (llen[k] >= 8) memcpy(&ac->ent[k].head8, lit[k], 8);
         ac->pair[k] = (uint16_t)v;
         unsigned h = pair_hash(v);
         ac->ent[k].next = ac->head[h];
@@ -1098,9 +1109,62 @@ struct f2b_ac *f2b_ac_build(struct f2b_re *const *res, size_t n)
                     break;
                 }
         res[r]->in_ac = res[r]->npf > 0;
+        uint64_t m = 0;
+        bool small = true;
+        for (size_t i = 0; i < res[r]->npf; i++) {
+            if (res[r]->pfid[i] >= 64) small = false;
+            else m |= 1ull << res[r]->pfid[i];
+        }
+        res[r]->pfmask = small ? m : 0;
     }
     return ac;
 }
+
+static void ac_verify(const struct f2b_ac *ac, const char *s, size_t len, size_t i, unsigned v, uint64_t *found)
+{
+    for (unsigned e = ac->head[pair_hash(v)]; e; e = ac->ent[e - 1].next) {
+        const struct ac_ent *x = &ac->ent[e - 1];
+        if (ac->pair[e - 1] != v || i < x->off) continue;
+        size_t st = i - x->off, l = ac->len[x->lit];
+        if (st + l > len) continue;
+        if (l >= 8) {
+            uint64_t w;
+            memcpy(&w, s + st, 8);
+            if (w != x->head8) continue;
+        }
+        if (memcmp(s + st, ac->lit[x->lit], l) == 0) found[x->lit >> 6] |= 1ull << (x->lit & 63);
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* 16 positions per step: nibble lookups (pshufb) of each byte and its successor give the
+ * buckets the pair may belong to; only positions with a common bucket are checked exactly. */
+__attribute__((target("ssse3")))
+static size_t scan_ssse3(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *found)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    const __m128i nib = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    const __m128i l1 = _mm_loadu_si128((const __m128i *)ac->lo1), h1 = _mm_loadu_si128((const __m128i *)ac->hi1);
+    const __m128i l2 = _mm_loadu_si128((const __m128i *)ac->lo2), h2 = _mm_loadu_si128((const __m128i *)ac->hi2);
+    size_t i = 0;
+    for (; i + 17 <= len; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(u + i)), y = _mm_loadu_si128((const __m128i *)(u + i + 1));
+        __m128i a = _mm_and_si128(_mm_shuffle_epi8(l1, _mm_and_si128(x, nib)),
+                                  _mm_shuffle_epi8(h1, _mm_and_si128(_mm_srli_epi16(x, 4), nib)));
+        __m128i b = _mm_and_si128(_mm_shuffle_epi8(l2, _mm_and_si128(y, nib)),
+                                  _mm_shuffle_epi8(h2, _mm_and_si128(_mm_srli_epi16(y, 4), nib)));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(a, b), zero)) ^ 0xffffu;
+        while (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            m &= m - 1;
+            unsigned v = u[i + k] | (unsigned)u[i + k + 1] << 8;
+            if (ac->bm[v >> 3] & (1u << (v & 7))) ac_verify(ac, s, len, i + k, v, found);
+        }
+    }
+    return i;
+}
+#endif
 
 void f2b_ac_scan(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *found)
 {
@@ -1108,15 +1172,26 @@ void f2b_ac_scan(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *f
     if (len < 2) return;
     const unsigned char *u = (const unsigned char *)s;
     const uint8_t *bm = ac->bm;
-    for (size_t i = 0; i + 1 < len; i++) {
-        unsigned v = u[i] | (unsigned)u[i + 1] << 8;
-        if (!(bm[v >> 3] & (1u << (v & 7)))) continue;
-        for (unsigned e = ac->head[pair_hash(v)]; e; e = ac->ent[e - 1].next) {
-            const struct ac_ent *x = &ac->ent[e - 1];
-            if (ac->pair[e - 1] != v || i < x->off) continue;
-            size_t st = i - x->off, l = ac->len[x->lit];
-            if (st + l <= len && memcmp(s + st, ac->lit[x->lit], l) == 0)
-                found[x->lit >> 6] |= 1ull << (x->lit & 63);
-        }
+    size_t i = 0, last = len - 1;         /* pairs start at 0 .. len-2 */
+#if defined(__x86_64__) && defined(__GNUC__)
+    static int ssse3 = -1;
+    if (ssse3 < 0) ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
+    if (ssse3) i = scan_ssse3(ac, s, len, found);
+#endif
+#define PAIR(k) ((unsigned)u[(k)] | (unsigned)u[(k) + 1] << 8)
+#define HIT(v) (bm[(v) >> 3] & (1u << ((v) & 7)))
+    for (; i + 4 <= last; i += 4) {
+        unsigned v0 = PAIR(i), v1 = PAIR(i + 1), v2 = PAIR(i + 2), v3 = PAIR(i + 3);
+        if (!(HIT(v0) | HIT(v1) | HIT(v2) | HIT(v3))) continue;
+        if (HIT(v0)) ac_verify(ac, s, len, i, v0, found);
+        if (HIT(v1)) ac_verify(ac, s, len, i + 1, v1, found);
+        if (HIT(v2)) ac_verify(ac, s, len, i + 2, v2, found);
+        if (HIT(v3)) ac_verify(ac, s, len, i + 3, v3, found);
     }
+    for (; i < last; i++) {
+        unsigned v = PAIR(i);
+        if (HIT(v)) ac_verify(ac, s, len, i, v, found);
+    }
+#undef PAIR
+#undef HIT
 }

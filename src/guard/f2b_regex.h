@@ -61,6 +61,7 @@ struct f2b_re {
     size_t npf;
     uint16_t pfid[F2B_PF_MAX];    /* literal ids in the f2b_ac the regex was added to */
     bool in_ac;
+    uint64_t pfmask;              /* when all ids are < 64: their bits, else 0 */
 };
 
 struct f2b_mctx {
@@ -124,6 +125,7 @@ void f2b_ac_scan(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *f
 static inline bool f2b_ac_may_match(const struct f2b_re *re, const uint64_t *found)
 {
     if (!re->npf || !re->in_ac) return true;
+    if (re->pfmask) return (found[0] & re->pfmask) != 0;
     for (size_t i = 0; i < re->npf; i++)
         if (found[re->pfid[i] >> 6] & (1ull << (re->pfid[i] & 63))) return true;
     return false;
