@@ -531,6 +531,19 @@ struct rec {
     bool ign_post;
 };
 
+static inline void rec_init(struct rec *r, const struct filter_line *ln)
+{
+    r->ln = ln;
+    r->ds = DS_NONE;
+    r->given = r->scanned = r->limit = r->ign_pre = r->ign_post = false;
+    r->ignm = NULL;
+    r->pref = -1;
+    r->pg = NULL;
+    r->npg = 0;
+    r->hits = NULL;
+    r->nhits = 0;
+}
+
 struct scan {
     const struct f2b_def *def;
     struct datedetect dd;
@@ -801,7 +814,7 @@ struct f2b_engine {
     /* processLine state */
     bool has_last;
     double last_date;
-    char *last_text;
+    char last_text[128];        /* the last date text (kept for multi-line buffers) */
     /* connections (mlfid cache) */
     struct mlf_entry cache[MLF_CACHE_MAX];
     size_t ncache;
@@ -869,7 +882,6 @@ void f2b_engine_free(struct f2b_engine *e)
     free(e->ri);
     free(e->st.fail_hits);
     free(e->st.ign_hits);
-    free(e->last_text);
     free(e->out);
     free(e->out_idx);
     free(e->trash);
@@ -1210,8 +1222,7 @@ static void line_date(struct f2b_engine *e, const struct rec *r, bool *has_date,
         *date = r->date;
         e->has_last = true;
         e->last_date = r->date;
-        free(e->last_text);
-        e->last_text = xstrndup(t.p + r->s, r->e - r->s);
+        str_copy(e->last_text, sizeof e->last_text, str_make(t.p + r->s, r->e - r->s));
         return;
     case DS_EMPTY:
         *has_date = true;
@@ -1335,7 +1346,7 @@ static void commit_single(struct f2b_engine *e, struct rec *r, const struct f2b_
         return;
     }
     struct sl matched = { 0 };
-    sl_add(&matched, r->ln->text.p, r->ln->text.len);
+    if (r->nhits) sl_add(&matched, r->ln->text.p, r->ln->text.len);
     for (size_t h = 0; h < r->nhits; h++) {
         const struct hit *hit = &r->hits[h];
         struct fdict *fail = groups_dict(hit->g, hit->ng, &e->ri[1 + hit->idx]);
@@ -1489,7 +1500,7 @@ static void commit_multi(struct f2b_engine *e, struct rec *r, const struct f2b_c
     else if (cut && (r->ds == DS_OK || r->ds == DS_BAD || r->ds == DS_EMPTY))
         tl_push(&e->lb, t.p, r->s, t.p + r->s, r->e - r->s, t.p + r->e, t.len - r->e, id);
     else
-        tl_push(&e->lb, "", 0, e->last_text && !cut ? e->last_text : "", e->last_text && !cut ? strlen(e->last_text) : 0,
+        tl_push(&e->lb, "", 0, !cut ? e->last_text : "", !cut ? strlen(e->last_text) : 0,
                 t.p, t.len, id);
     while (e->lb.n > (size_t)d->maxlines) {
         tline_free(&e->lb.v[0]);
@@ -1639,8 +1650,7 @@ static void run_job(struct job *j)
             *j->rcap = n;
         }
         j->recs = *j->recbuf;
-        memset(j->recs, 0, n * sizeof *j->recs);
-        for (size_t i = 0; i < n; i++) j->recs[i].ln = &j->lines[i];
+        for (size_t i = 0; i < n; i++) rec_init(&j->recs[i], &j->lines[i]);
         j->n = n;
     }
     for (size_t i = 0; i < j->n; i++) {
@@ -1693,8 +1703,7 @@ void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size
         e->recs = xmalloc(n * sizeof *e->recs);
     }
     struct rec *recs = e->recs;
-    memset(recs, 0, n * sizeof *recs);
-    for (size_t i = 0; i < n; i++) recs[i].ln = &lines[i];
+    for (size_t i = 0; i < n; i++) rec_init(&recs[i], &lines[i]);
     int parts = n >= PAR_MIN_LINES ? 1 + e->nworkers : 1;
     set_clock(e);
     struct job jobs[65];
