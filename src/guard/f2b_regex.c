@@ -1018,6 +1018,7 @@ struct f2b_ac {
     char **lit;
     size_t *len;
     size_t nlits, words;
+    bool simd;                 /* the CPU has SSSE3 */
 };
 
 size_t f2b_ac_words(const struct f2b_ac *ac) { return ac ? ac->words : 1; }
@@ -1072,6 +1073,9 @@ struct f2b_ac *f2b_ac_build(struct f2b_re *const *res, size_t n)
     struct f2b_ac *ac = xcalloc(1, sizeof *ac);
     ac->nlits = nl;
     ac->words = (nl + 63) / 64;
+#if defined(__x86_64__) && defined(__GNUC__)
+    ac->simd = __builtin_cpu_supports("ssse3");
+#endif
     ac->lit = xcalloc(nl, sizeof *ac->lit);
     ac->len = xcalloc(nl, sizeof *ac->len);
     ac->ent = xcalloc(nl, sizeof *ac->ent);
@@ -1174,9 +1178,7 @@ void f2b_ac_scan(const struct f2b_ac *ac, const char *s, size_t len, uint64_t *f
     const uint8_t *bm = ac->bm;
     size_t i = 0, last = len - 1;         /* pairs start at 0 .. len-2 */
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int ssse3 = -1;
-    if (ssse3 < 0) ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
-    if (ssse3) i = scan_ssse3(ac, s, len, found);
+    if (ac->simd) i = scan_ssse3(ac, s, len, found);
 #endif
 #define PAIR(k) ((unsigned)u[(k)] | (unsigned)u[(k) + 1] << 8)
 #define HIT(v) (bm[(v) >> 3] & (1u << ((v) & 7)))
