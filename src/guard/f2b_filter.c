@@ -280,6 +280,14 @@ int f2b_def_load(struct f2b_def **out, const char *spec, const char *ignore, con
         for (size_t i = 0; i < d->nign; i++) all[k++] = d->ign[i];
         d->ac = f2b_ac_build(all, k);
         free(all);
+        /* when every failregex has a one-word prefilter: the union of their literals */
+        uint64_t any = 0;
+        bool all_small = d->ac != NULL && d->nfail > 0;
+        for (size_t i = 0; i < d->nfail && all_small; i++) {
+            if (!d->fail[i]->in_ac || !d->fail[i]->pfmask) all_small = false;
+            else any |= d->fail[i]->pfmask;
+        }
+        d->fail_anymask = all_small ? any : 0;
         if (d->pref) d->ac_pre = f2b_ac_build(&d->pref, 1);
     }
     rc = 0;
@@ -721,20 +729,22 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
             }
         }
         if (content && clen) {
-            buf_reset(&sc->c);
-            buf_append(&sc->c, content, clen);
-            buf_putc(&sc->c, '\n');
-            subj = sc->c.p;
-            slen = sc->c.len;
             have_content = true;
-            /* content + "\n" is usually the tail of the buffer: its literals are a subset */
-            if (d->ac) {
-                if (found && slen <= blen && memcmp(buf + blen - slen, subj, slen) == 0) {
-                    sfound = found;
-                } else {
-                    f2b_ac_scan(d->ac, subj, slen, sc->found2);
-                    sfound = sc->found2;
-                }
+            if (content + clen + 1 == buf + blen) {
+                /* content + "\n" is the tail of the buffer (<F-CONTENT>.+</F-CONTENT>$) */
+                subj = content;
+                slen = clen + 1;
+                if (found) sfound = found;
+            } else {
+                buf_reset(&sc->c);
+                buf_append(&sc->c, content, clen);
+                buf_putc(&sc->c, '\n');
+                subj = sc->c.p;
+                slen = sc->c.len;
+            }
+            if (d->ac && !sfound) {
+                f2b_ac_scan(d->ac, subj, slen, sc->found2);
+                sfound = sc->found2;
             }
         }
     }
@@ -744,6 +754,8 @@ static void scan_match(struct scan *sc, struct rec *r, bool cut, bool check_all)
     }
 #undef NEED_FOUND
     r->hits = NULL;
+    /* no literal of any failregex in the subject (and each of them has literals): done */
+    if (sfound && d->fail_anymask && !(sfound[0] & d->fail_anymask)) return;
     for (size_t i = 0; i < d->nfail; i++) {
         if (re_run_f(sc, d->fail[i], subj, slen, r, sfound) != 1) continue;
         if (!r->hits) r->hits = arena_alloc(&sc->ar, (d->nfail - i) * sizeof *r->hits);

@@ -59,6 +59,7 @@ struct f2b_def {
     bool usedns_no;
     struct f2b_ac *ac;            /* literal prefilters of the fail/ignore regexes, one pass */
     struct f2b_ac *ac_pre;        /* and of the prefregex */
+    uint64_t fail_anymask;        /* literals of all failregexes (0: some has none) */
 };
 
 /*
