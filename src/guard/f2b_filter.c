@@ -838,7 +838,6 @@ struct f2b_engine {
     int *out_idx;
     struct fdict **trash;       /* dicts to free after the line */
     size_t nout, ntrash, capout, capidx, captrash;
-    uint64_t *dhits;            /* date template hits summed over scans */
     struct rec *recs;           /* batch records, reused */
     size_t caprecs;
     struct tpart *parts;        /* text mode: lines and records per part, reused */
@@ -897,7 +896,6 @@ void f2b_engine_free(struct f2b_engine *e)
     free(e->out);
     free(e->out_idx);
     free(e->trash);
-    free(e->dhits);
     free(e->recs);
     if (e->parts)
         for (int p = 0; p < 65; p++) {
