@@ -541,7 +541,7 @@ static void summary_f2b(struct ctx *c, const struct f2b_def *d, const struct f2b
     fputs("\nResults\n=======\n", f);
     if (d->pref) {
         fprintf(f, "\nPrefregex: %llu total\n|  ", (unsigned long long)st->pref_hits);
-        put_text(f, str_c(d->pref->source));
+        put_text(f, str_c(d->pref->resolved));
         fputs("\n`-\n", f);
     }
     print_regexes(f, "Failregex", d->fail, d->nfail, st->fail_hits, c->verbose);

@@ -881,6 +881,7 @@ struct f2b_re *f2b_re_compile(const char *regex, unsigned flags, char *err, size
     re->code = code;
     re->jit = !(flags & F2B_RE_NOJIT) && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     re->source = xstrdup(regex);
+    re->resolved = xstrdup(src);
     re->pattern = xstrndup(buf_cstr(&pat), pat.len);
     build_groups(re);
     extract_prefilter(re, (flags & F2B_RE_ICASE) != 0);
@@ -896,6 +897,7 @@ void f2b_re_free(struct f2b_re *re)
     if (!re) return;
     pcre2_code_free(re->code);
     free(re->source);
+    free(re->resolved);
     free(re->pattern);
     for (size_t i = 0; i < re->ngroups; i++) free(re->groups[i].name);
     free(re->groups);

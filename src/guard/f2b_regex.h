@@ -51,6 +51,7 @@ struct f2b_re {
     void *code;                /* pcre2_code_8 */
     bool jit;
     char *source;              /* as written in the filter (after <tag> substitution) */
+    char *resolved;            /* with fail2ban's tags expanded (Python syntax, as fail2ban shows it) */
     char *pattern;             /* what PCRE2 compiled */
     uint32_t ncap;             /* capture groups */
     struct f2b_group *groups;
