@@ -879,6 +879,14 @@ int ini_get(const struct ini *d, const char *sec, const char *key, const struct 
         struct buf b = BUF_INIT(INI_MAX_VALUE);
         if (interpolate(&c, NULL, raw, &b, 1) < 0) {
             rc = -1;
+            /* name the place the option was set */
+            const struct ini_opt *o = ini_vars_get(&lv, lk) ? NULL : opt_find(s, lk);
+            if (!o) o = opt_find(&d->secs[0], lk);
+            if (o && o->file && err && errlen) {
+                char *m = xstrdup(err);
+                snprintf(err, errlen, "%s:%d: %s", o->file, o->line, m);
+                free(m);
+            }
         } else {
             *out = b.p ? b.p : xstrdup("");
             b.p = NULL;

@@ -122,6 +122,7 @@ static void t_interpolation(void)
     CHECK(strstr(got, "deeply") != NULL);
     CHECK_INT(get(d, "s", "bad", NULL), -1);
     CHECK(strstr(got, "missing") != NULL);
+    CHECK(strncmp(got, "t.conf:8: ", 10) == 0);
     CHECK_INT(get(d, "s", "bad2", NULL), -1);
     get(d, "s", "name", NULL);
     CHECK_STR(got, "s");
