@@ -196,18 +196,50 @@ static void feed(void *state, const struct event *ev, struct str line)
     (void)line;
 }
 
-/* Raw-line prefilter: only lines that can be one of the events above are parsed. */
+static bool has(struct str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (s.len < n) return false;
+    const char *p = s.p, *e = s.p + s.len - n + 1;
+    while (p < e && (p = memchr(p, lit[0], (size_t)(e - p))) != NULL) {
+        if (memcmp(p, lit, n) == 0) return true;
+        p++;
+    }
+    return false;
+}
+
+/*
+ * Raw-line prefilter (hot: every line of the input). Only lines that can be one of the
+ * events above are parsed. It finds the end of the syslog program ("prog[pid]: " or
+ * "prog: ", the first ": " of the line: time stamps have no blank after their colons) and
+ * looks at the program and the start of the message; a line it cannot place is parsed.
+ */
 static bool want_line(void *global, struct str line)
 {
     (void)global;
-    struct str head = str_sub(line, 0, 96);
-    if (str_findc(head, "dovecot") >= 0)
-        return str_findc(line, "-login: ") >= 0 || str_findc(line, " auth") >= 0;
-    if (str_findc(head, "smtpd[") >= 0)
-        return str_findc(line, "connect from ") >= 0 || str_findc(line, "sasl_") >= 0 ||
-               str_findc(line, "SASL ") >= 0;
-    /* other envelopes (odd host names, journal formats) are left to the parser */
-    return str_findc(head, "postfix") < 0 && str_findc(head, "dovecot") < 0;
+    size_t lim = line.len < 160 ? line.len : 160, i = 8;  /* no ": " in the first bytes */
+    const char *p = line.p;
+    while (i + 1 < lim && !(p[i] == ':' && p[i + 1] == ' ')) i++;
+    if (i + 1 >= lim) return true;
+    i++;
+    struct str head = str_sub(line, 0, i - 1);          /* "... host prog[pid]" */
+    struct str msg = str_from(line, i + 1);
+    ptrdiff_t sp = str_rchr(head, ' ');
+    struct str prog = sp >= 0 ? str_from(head, (size_t)sp + 1) : head;
+    if (str_startswith(prog, "dovecot")) {
+        /* "imap-login: ...", "auth: ...", "auth-worker(N): ..." */
+        struct str proc = str_sub(msg, 0, 24);
+        return str_startswith(msg, "auth") || has(proc, "-login: ");
+    }
+    ptrdiff_t br = str_chr(prog, '[');
+    struct str name = br >= 0 ? str_sub(prog, 0, (size_t)br) : prog;
+    if (str_endswith(name, "/smtpd") || str_eqc(name, "smtpd"))
+        return str_startswith(msg, "connect from ") || str_startswith(msg, "disconnect from ") ||
+               (str_startswith(msg, "warning: ") && has(msg, "SASL ")) ||
+               (has(str_sub(msg, 0, 40), "client=") && has(msg, "sasl_username="));
+    /* Postfix's other daemons and unrelated programs carry nothing for us; Dovecot's own
+     * log file (no syslog envelope) is left to the parser */
+    return false;
 }
 
 static void merge_login(struct logins *l, struct str key, const struct login_agg *src)
