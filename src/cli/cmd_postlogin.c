@@ -70,6 +70,12 @@ static void watchdog(int sig)
     (void)sig;
     ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
     (void)w;
+    /* the signal mask survives exec: the next program must not start with SIGALRM blocked
+     * (SA_NODEFER already keeps it unblocked; this is belt and braces) */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     if (next_argv) exec_next();
     _exit(1);
 }
@@ -79,6 +85,7 @@ static void arm(long ms)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = watchdog;
+    sa.sa_flags = SA_NODEFER | SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval it;
@@ -88,6 +95,7 @@ static void arm(long ms)
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* Interval timers survive execve(): always disarm before exec'ing in the normal path. */
 static void disarm(void)
 {
     struct itimerval it;

@@ -604,7 +604,7 @@ void login_rows_finish(struct login_rows *r, const struct login_filter *f)
         else free(row->user);
     }
     r->n = out;
-    qsort(r->v, r->n, sizeof *r->v, row_cmp);
+    if (r->n > 1) qsort(r->v, r->n, sizeof *r->v, row_cmp);
     /* the index is stale after compaction: rebuild it */
     hmap_free(&r->idx);
     hmap_init(&r->idx, sizeof(size_t));

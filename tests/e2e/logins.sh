@@ -195,6 +195,22 @@ check_eq locked-hook-still-execs "$TMP/next
 after-lock
 USER=bob@example.com" "$(cat "$TMP/argv.out" 2>/dev/null)"
 check_grep locked-hook-warns 'postlogin: warning: login of bob@example.com not recorded \(database locked\)' "$TMP/lock.err"
+# a hook stuck longer than its deadline (here: a long busy timeout on the locked database)
+# is cut short by the watchdog, which execs the next program with SIGALRM not blocked
+cat > "$TMP/next-mask" <<'EOF'
+#!/bin/sh
+printf '%s\n' "$0" "$@" > "$POSTLOGIN_OUT"
+grep '^SigBlk:' /proc/$$/status >> "$POSTLOGIN_OUT"
+EOF
+chmod +x "$TMP/next-mask"
+rm -f "$TMP/argv.out"
+hook env USER=dora@example.com "$MW" postlogin --db "$HDB" --busy-timeout 60000 --deadline 300 "$TMP/next-mask" x 2> "$TMP/deadline.err"
+check_eq deadline-still-execs "$TMP/next-mask
+x" "$(head -n 2 "$TMP/argv.out" 2>/dev/null)"
+check_grep deadline-warns 'deadline reached' "$TMP/deadline.err"
+mask=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$TMP/argv.out" 2>/dev/null)
+if [ -n "$mask" ] && [ $(( 0x$mask & 0x2000 )) -eq 0 ]; then pass deadline-sigalrm-unblocked
+else fail deadline-sigalrm-unblocked "SigBlk [$mask]"; fi
 exec 7>&-
 wait "$LOCKER"
 check_eq locked-hook-not-recorded 0 "$(q "$HDB" "SELECT count(*) FROM logins WHERE user IN ('bob@example.com', 'locker')")"
