@@ -151,7 +151,7 @@ static void feed(void *state, const struct event *ev, struct str line)
         if (!user_ok(ev->user)) { if (ev->user.len) ch->skipped++; break; }
         chunk_login(ch, ev->user, ev->instance, ev->h.t, &ev->client);
         break;
-    case EV_CONNECT: case EV_DISCONNECT:
+    case EV_CONNECT:
         if (ev->src == SRC_POSTFIX && ev->h.pid >= 0) {
             if (hmap_count(&ch->sess) >= SESS_MAX) break;
             *(uint8_t *)hmap_put(&ch->sess, sess_key(kb, sizeof kb, ev), NULL) = SS_FRESH;
@@ -234,7 +234,8 @@ static bool want_line(void *global, struct str line)
     ptrdiff_t br = str_chr(prog, '[');
     struct str name = br >= 0 ? str_sub(prog, 0, (size_t)br) : prog;
     if (str_endswith(name, "/smtpd") || str_eqc(name, "smtpd"))
-        return str_startswith(msg, "connect from ") || str_startswith(msg, "disconnect from ") ||
+        /* a session starts with "connect from": "disconnect from" adds nothing */
+        return str_startswith(msg, "connect from ") ||
                (str_startswith(msg, "warning: ") && has(msg, "SASL ")) ||
                (has(str_sub(msg, 0, 40), "client=") && has(msg, "sasl_username="));
     /* Postfix's other daemons and unrelated programs carry nothing for us; Dovecot's own

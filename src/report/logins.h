@@ -6,7 +6,7 @@
  *               submission, managesieve) and Postfix "client=name[ip], sasl_method=M,
  *               sasl_username=u" (protocol smtp), counted once per SMTP session: the
  *               client= lines of further messages in the same smtpd session (same host
- *               and pid, no connect/disconnect in between) are not new logins
+ *               and pid, no "connect from" in between) are not new logins
  *   failed      Dovecot "auth: DRIVER(u,IP): unknown user|Password mismatch|...",
  *               "*-login: Disconnected ... (auth failed, N attempts ...): user=<u>" and
  *               Postfix "SASL M authentication failed: ..., sasl_username=u"
