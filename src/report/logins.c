@@ -208,6 +208,16 @@ static bool has(struct str s, const char *lit)
     return false;
 }
 
+/* "QUEUEID: client=" (queue IDs are 5..20 alphanumerics) */
+static bool qid_client(struct str msg)
+{
+    size_t i = 0;
+    while (i < msg.len && i < 24 && ((msg.p[i] >= '0' && msg.p[i] <= '9') ||
+           (msg.p[i] >= 'A' && msg.p[i] <= 'Z') || (msg.p[i] >= 'a' && msg.p[i] <= 'z')))
+        i++;
+    return i >= 5 && str_startswith(str_from(msg, i), ": client=");
+}
+
 /*
  * Raw-line prefilter (hot: every line of the input). Only lines that can be one of the
  * events above are parsed. It finds the end of the syslog program ("prog[pid]: " or
@@ -237,7 +247,7 @@ static bool want_line(void *global, struct str line)
         /* a session starts with "connect from": "disconnect from" adds nothing */
         return str_startswith(msg, "connect from ") ||
                (str_startswith(msg, "warning: ") && has(msg, "SASL ")) ||
-               (has(str_sub(msg, 0, 40), "client=") && has(msg, "sasl_username="));
+               (qid_client(msg) && has(msg, "sasl_username="));
     /* Postfix's other daemons and unrelated programs carry nothing for us; Dovecot's own
      * log file (no syslog envelope) is left to the parser */
     return false;
