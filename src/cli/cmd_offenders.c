@@ -63,6 +63,7 @@ static int run(int argc, char **argv)
     struct scan_opts so;
     if (cli_scan_opts(&co, argc - optind, argv + optind, &so) < 0) return EXIT_USAGE;
     so.last_lines = last;
+    so.parse.kinds = offenders_kinds();
 
     struct offenders *o = offenders_new();
     struct scan_consumer cons = offenders_consumer(o);
