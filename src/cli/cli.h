@@ -62,7 +62,7 @@ const char *cli_default_log(void);
  */
 enum {
     OPT_SINCE = 0x1000, OPT_UNTIL, OPT_NOW, OPT_JSON, OPT_ROTATED, OPT_THREADS, OPT_DB,
-    OPT_SYSLOG_NAME, OPT_COMMON_END
+    OPT_SYSLOG_NAME, OPT_STATS, OPT_COMMON_END
 };
 #define CLI_COMMON_LONGOPTS \
     { "since", required_argument, NULL, OPT_SINCE }, \
@@ -71,13 +71,15 @@ enum {
     { "json", no_argument, NULL, OPT_JSON }, \
     { "rotated", no_argument, NULL, OPT_ROTATED }, \
     { "threads", required_argument, NULL, OPT_THREADS }, \
-    { "syslog-name", required_argument, NULL, OPT_SYSLOG_NAME }
+    { "syslog-name", required_argument, NULL, OPT_SYSLOG_NAME }, \
+    { "stats", no_argument, NULL, OPT_STATS }
 
 struct cli_common {
     struct timewin tw;
     bool json, rotated;
     int threads;
     const char *syslog_name;
+    bool stats;            /* --stats: input statistics on stderr after the report */
 };
 void cli_common_init(struct cli_common *c);
 /* 1: handled, 0: not a common option, -1: bad value (message printed). */
@@ -85,5 +87,9 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg);
 /* Fill scan options from the common options and the remaining arguments (the logs). */
 struct scan_opts;
 int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts *so);
+/* With --stats: lines, bytes, cut lines, lines without a syslog envelope, and lines of
+ * programs no parser models, per program (the top 20). */
+struct scan_stats;
+void cli_print_stats(const struct cli_common *c, const struct scan_stats *st);
 
 #endif

@@ -20,6 +20,7 @@ static const char usage[] =
     "  --json        a JSON array of {\"ip\", \"count\", \"categories\", \"first\", \"last\"}\n"
     "  --rotated     read each LOG's logrotate family (LOG.N, LOG.N.gz, LOG-DATE...), oldest first\n"
     "  --threads N   worker threads (default: CPUs)\n"
+    "  --stats       input statistics on stderr (lines, unparsed, other programs)\n"
     "  LOG           files (plain, .gz, .xz, .zst) or - for stdin;\n"
     "                default /var/log/mail.log (or /var/log/maillog)\n"
     "\n"
@@ -79,6 +80,7 @@ static int run(int argc, char **argv)
     const struct offender *rows = offenders_result(o, min, &n);
     if (co.json) offenders_print_json(stdout, rows, n);
     else offenders_print_text(stdout, rows, n);
+    cli_print_stats(&co, &st);
     scan_stats_free(&st);
     offenders_free(o);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;

@@ -45,6 +45,10 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
         if (line.len) cs->unparsed++;
         return;
     }
+    if (ev.src == SRC_OTHER) {
+        uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
+        (*n)++;
+    }
     if (!ev_wanted(&fd->o->parse, ev.kind)) return;
     if (ev.h.t < fd->o->since || ev.h.t > fd->o->until) {
         cs->oow++;
@@ -52,10 +56,6 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
     }
     if (!cs->first_t || ev.h.t < cs->first_t) cs->first_t = ev.h.t;
     if (ev.h.t > cs->last_t) cs->last_t = ev.h.t;
-    if (ev.src == SRC_OTHER) {
-        uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
-        (*n)++;
-    }
     c->feed(state, &ev, line);
 }
 
