@@ -62,7 +62,7 @@ const char *cli_default_log(void);
  */
 enum {
     OPT_SINCE = 0x1000, OPT_UNTIL, OPT_NOW, OPT_JSON, OPT_ROTATED, OPT_THREADS, OPT_DB,
-    OPT_SYSLOG_NAME, OPT_STATS, OPT_COMMON_END
+    OPT_SYSLOG_NAME, OPT_STATS, OPT_JOURNAL, OPT_JOURNAL_FILE, OPT_JOURNAL_MATCH, OPT_COMMON_END
 };
 #define CLI_COMMON_LONGOPTS \
     { "since", required_argument, NULL, OPT_SINCE }, \
@@ -72,7 +72,10 @@ enum {
     { "rotated", no_argument, NULL, OPT_ROTATED }, \
     { "threads", required_argument, NULL, OPT_THREADS }, \
     { "syslog-name", required_argument, NULL, OPT_SYSLOG_NAME }, \
-    { "stats", no_argument, NULL, OPT_STATS }
+    { "stats", no_argument, NULL, OPT_STATS }, \
+    { "journal", no_argument, NULL, OPT_JOURNAL }, \
+    { "journal-file", required_argument, NULL, OPT_JOURNAL_FILE }, \
+    { "journal-match", required_argument, NULL, OPT_JOURNAL_MATCH }
 
 struct cli_common {
     struct timewin tw;
@@ -80,7 +83,19 @@ struct cli_common {
     int threads;
     const char *syslog_name;
     bool stats;            /* --stats: input statistics on stderr after the report */
+    bool journal;          /* --journal / --journal-file PATH */
+    const char *journal_file;
+    const char *matches[17];   /* --journal-match (up to 16), NULL-terminated */
+    int nmatches;
 };
+/* Help text for the input options every log-reading command shares. */
+#define CLI_INPUT_HELP \
+    "  --rotated        read each LOG's logrotate family (LOG.N, LOG.N.gz, LOG-DATE...), oldest first\n" \
+    "  --journal        read the systemd journal instead of files (with --since: from then on)\n" \
+    "  --journal-file P a journal file or a directory of them (e.g. copied from another host)\n" \
+    "  --journal-match M  journalctl-style match, e.g. _SYSTEMD_UNIT=postfix@-.service; '+' for OR\n" \
+    "  --threads N      worker threads (default: CPUs)\n" \
+    "  --stats          input statistics on stderr (lines, unparsed, other programs)\n"
 void cli_common_init(struct cli_common *c);
 /* 1: handled, 0: not a common option, -1: bad value (message printed). */
 int cli_common_opt(struct cli_common *c, int opt, const char *arg);

@@ -7,7 +7,7 @@
 
 static const char usage[] =
     "usage: mailwarden offenders [--min N] [--last N] [--since T] [--until T] [--now T]\n"
-    "                            [--json] [--rotated] [LOG...]\n"
+    "                            [--json] [--rotated] [LOG...|--journal|--journal-file P]\n"
     "\n"
     "Every client IP (IPv4 and IPv6) in reject, authentication-failure and SASL-failure\n"
     "lines, with the number of failed attempts, a breakdown by category, and first and last\n"
@@ -18,9 +18,7 @@ static const char usage[] =
     "  --last N      only the last N lines of the input, like tail -n\n"
     "  --since T, --until T   time window;  --now T  reference time (year-less stamps)\n"
     "  --json        a JSON array of {\"ip\", \"count\", \"categories\", \"first\", \"last\"}\n"
-    "  --rotated     read each LOG's logrotate family (LOG.N, LOG.N.gz, LOG-DATE...), oldest first\n"
-    "  --threads N   worker threads (default: CPUs)\n"
-    "  --stats       input statistics on stderr (lines, unparsed, other programs)\n"
+    CLI_INPUT_HELP
     "  LOG           files (plain, .gz, .xz, .zst) or - for stdin;\n"
     "                default /var/log/mail.log (or /var/log/maillog)\n"
     "\n"

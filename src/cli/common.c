@@ -26,6 +26,13 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg)
     case OPT_ROTATED: c->rotated = true; return 1;
     case OPT_SYSLOG_NAME: c->syslog_name = arg; return 1;
     case OPT_STATS: c->stats = true; return 1;
+    case OPT_JOURNAL: c->journal = true; return 1;
+    case OPT_JOURNAL_FILE: c->journal = true; c->journal_file = arg; return 1;
+    case OPT_JOURNAL_MATCH:
+        if (c->nmatches >= 16) { msg_error("at most 16 --journal-match options"); return -1; }
+        c->matches[c->nmatches++] = arg;
+        c->journal = true;
+        return 1;
     case OPT_THREADS: {
         char *end;
         long v = strtol(arg, &end, 10);
@@ -45,6 +52,13 @@ int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts 
     static char *deflt[1];
     if (timewin_finish(&c->tw) < 0) return -1;
     memset(so, 0, sizeof *so);
+    if (c->journal && argc > 0) {
+        msg_error("--journal/--journal-file and LOG files exclude each other");
+        return -1;
+    }
+    so->journal = c->journal;
+    so->journal_path = c->journal_file;
+    so->journal_matches = c->nmatches ? c->matches : NULL;
     if (argc > 0) {
         so->paths = argv;
         so->npaths = (size_t)argc;

@@ -1,6 +1,8 @@
 /* scan - see scan.h. */
 #include "parse/scan.h"
 #include "util/reader.h"
+#include "util/arena.h"
+#include "parse/journal.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include <pthread.h>
@@ -377,6 +379,46 @@ static int scan_last_stream(const struct scan_opts *o, const struct scan_consume
     return ok ? 0 : -1;
 }
 
+/* The journal: entries become RFC 3339 syslog lines (parse/journal.h), fed in batches whose
+ * lines live in an arena until the batch is merged. */
+static int scan_journal(const struct scan_opts *o, const struct scan_consumer *c, struct scan_stats *st)
+{
+    char err[512];
+    struct jsource *j = journal_open(o->journal_path, o->journal_matches, o->since, err, sizeof err);
+    if (!j) {
+        msg_warn("%s", err);
+        st->files_failed++;
+        return -1;
+    }
+    st->files++;
+    struct feeder fd = { o, c, { .ref = o->ref ? o->ref : (int64_t)time(NULL) } };
+    struct chunk_stats cs;
+    cs_init(&cs);
+    struct arena a = { 0 };
+    void *state = c->chunk_new(c->global);
+    uint64_t n = 0;
+    struct str line;
+    int rc;
+    while ((rc = journal_next(j, &line, err, sizeof err)) > 0) {
+        struct str copy = arena_str(&a, line);
+        st->bytes += line.len + 1;
+        feed_line(&fd, &cs, state, copy);
+        if (++n % STREAM_BATCH == 0) {
+            c->merge(c->global, state);
+            cs_merge(st, &cs);
+            cs_init(&cs);
+            arena_free(&a);
+            state = c->chunk_new(c->global);
+        }
+    }
+    c->merge(c->global, state);
+    cs_merge(st, &cs);
+    arena_free(&a);
+    journal_close(j);
+    if (rc < 0) msg_warn("%s", err);
+    return 0;
+}
+
 int scan_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -392,6 +434,7 @@ int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct sc
     memset(st, 0, sizeof *st);
     hmap_init(&st->other_progs, sizeof(uint64_t));
     int threads = o->threads > 0 ? o->threads : scan_default_threads();
+    if (o->journal) return scan_journal(o, c, st);
 
     /* expand the inputs */
     char **paths = NULL;

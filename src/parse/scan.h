@@ -47,6 +47,9 @@ struct scan_opts {
     int threads;           /* 0 = number of CPUs (capped at 8) */
     struct parse_opts parse;
     bool progress;         /* progress bar on stderr when it is a terminal */
+    bool journal;          /* read the systemd journal instead of paths ... */
+    const char *journal_path;          /* ... this journal file/directory (NULL: the system's) */
+    const char *const *journal_matches;/* journalctl-style matches, NULL-terminated, or NULL */
 };
 
 struct scan_stats {
