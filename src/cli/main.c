@@ -56,6 +56,9 @@ static const struct command *find(const char *name)
 int main(int argc, char **argv)
 {
     msg_set_progname("mailwarden");
+    /* With TZ unset glibc re-reads /etc/localtime on every mktime(); name it once instead. */
+    setenv("TZ", ":/etc/localtime", 0);
+    tzset();
     if (argc < 2) {
         general_usage(stderr);
         return EXIT_USAGE;

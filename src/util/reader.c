@@ -39,6 +39,8 @@
 #include <bzlib.h>
 
 #define READER_BLOCK (1024 * 1024)
+#define OUT_START (64 * 1024)           /* decoded blocks start here and double up to block */
+#define XZ_MEMLIMIT (256u << 20)        /* xz -9e needs 65 MiB; refuse absurd dictionaries */
 #define MAGIC_LEN 6
 
 enum rd_state { ST_OK, ST_EOF, ST_ERR_PENDING, ST_DONE };
@@ -61,13 +63,14 @@ struct reader {
     void *map_base;             /* what to munmap (NULL when nothing was mapped) */
 
     /* stream path */
-    size_t block;               /* read / decode block size */
-    unsigned char *in;          /* raw bytes read from fd */
-    size_t in_pos, in_len;
+    size_t block;               /* read / decode block size (the most either buffer grows to) */
+    unsigned char *in;          /* raw bytes read from fd, in_cap bytes */
+    size_t in_cap, in_pos, in_len;
     bool in_eof;
     unsigned char *out;         /* decoded bytes (== in for plain streams) */
     unsigned char *out_own;     /* allocated out buffer (NULL for plain streams) */
-    size_t out_pos, out_len;
+    size_t out_cap, out_pos, out_len;
+    bool out_full;              /* the last decode filled out: grow it next time */
     bool peeked;                /* in[0..in_len) holds the magic peek, not yet used */
     char *asm_buf;              /* line assembly, READER_MAX_LINE + 1 bytes */
     size_t asm_len;
@@ -209,7 +212,7 @@ static int decoder_init(struct reader *r)
     case RD_XZ: {
         lzma_stream init = LZMA_STREAM_INIT;
         r->lz = init;
-        if (lzma_stream_decoder(&r->lz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+        if (lzma_stream_decoder(&r->lz, XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK) {
             set_err(r, "cannot initialise liblzma");
             return -1;
         }
@@ -243,12 +246,15 @@ static void decoder_end(struct reader *r)
     r->dec_init = false;
 }
 
-/* Set up the stream path on r->fd: allocate buffers, peek the magic, start the decoder. */
-static int stream_setup(struct reader *r, size_t block)
+/* Set up the stream path on r->fd: allocate buffers, peek the magic, start the decoder.
+ * size_hint: the file size when known (a small file gets a small input buffer), else 0. */
+static int stream_setup(struct reader *r, size_t block, size_t size_hint)
 {
     r->block = block ? block : READER_BLOCK;
     if (r->block < MAGIC_LEN) r->block = MAGIC_LEN;
-    r->in = xmalloc(r->block);
+    r->in_cap = r->block;
+    if (size_hint && size_hint < r->in_cap) r->in_cap = size_hint < MAGIC_LEN ? MAGIC_LEN : size_hint;
+    r->in = xmalloc(r->in_cap);
     r->asm_buf = xmalloc(READER_MAX_LINE + 1);
     /* Peek only the magic so that the first real read is a full block. */
     while (r->in_len < MAGIC_LEN) {
@@ -266,7 +272,8 @@ static int stream_setup(struct reader *r, size_t block)
         r->peeked = true;     /* the peeked bytes are the first block */
         return 0;
     }
-    r->out_own = xmalloc(r->block);
+    r->out_cap = r->block < OUT_START ? r->block : OUT_START;
+    r->out_own = xmalloc(r->out_cap);
     r->out = r->out_own;
     return decoder_init(r);
 }
@@ -290,7 +297,7 @@ struct reader *reader_open(const char *path, char *err, size_t errlen)
 
     if (is_stdin || !S_ISREG(sb.st_mode)) {
         r->mtime = time(NULL);
-        if (stream_setup(r, 0) < 0) goto fail;
+        if (stream_setup(r, 0, 0) < 0) goto fail;
         return r;
     }
 
@@ -305,7 +312,8 @@ struct reader *reader_open(const char *path, char *err, size_t errlen)
         got += (size_t)k;
     }
     if (detect(magic, got) != RD_PLAIN) {
-        if (stream_setup(r, 0) < 0) goto fail;
+        size_t hint = (uintmax_t)sb.st_size < READER_BLOCK ? (size_t)sb.st_size + 1 : 0;
+        if (stream_setup(r, 0, hint) < 0) goto fail;
         return r;
     }
 
@@ -352,7 +360,7 @@ struct reader *reader_open_fd(int fd, const char *name, size_t blocksize, char *
         goto fail;
     }
     r->mtime = S_ISREG(sb.st_mode) ? sb.st_mtime : time(NULL);
-    if (stream_setup(r, blocksize) < 0) goto fail;
+    if (stream_setup(r, blocksize, 0) < 0) goto fail;
     return r;
 fail:
     copy_err(err, errlen, r->err);
@@ -367,7 +375,7 @@ static int in_fill(struct reader *r)
 {
     if (r->in_pos < r->in_len || r->in_eof) return 0;
     ssize_t k;
-    if (read_some(r->fd, r->in, r->block, &k) < 0) {
+    if (read_some(r->fd, r->in, r->in_cap, &k) < 0) {
         set_err(r, "read error: %s", strerror(errno));
         return -1;
     }
@@ -413,10 +421,10 @@ static int step_gzip(struct reader *r, size_t *produced)
     r->z.next_in = r->in + r->in_pos;
     r->z.avail_in = (uInt)(r->in_len - r->in_pos);
     r->z.next_out = r->out;
-    r->z.avail_out = (uInt)r->block;
+    r->z.avail_out = (uInt)r->out_cap;
     int rc = inflate(&r->z, Z_NO_FLUSH);
     r->in_pos = r->in_len - r->z.avail_in;
-    *produced = r->block - r->z.avail_out;
+    *produced = r->out_cap - r->z.avail_out;
     switch (rc) {
     case Z_STREAM_END:
         r->member_done = true;
@@ -442,10 +450,10 @@ static int step_xz(struct reader *r, size_t *produced)
     r->lz.next_in = r->in + r->in_pos;
     r->lz.avail_in = r->in_len - r->in_pos;
     r->lz.next_out = r->out;
-    r->lz.avail_out = r->block;
+    r->lz.avail_out = r->out_cap;
     lzma_ret rc = lzma_code(&r->lz, r->in_eof ? LZMA_FINISH : LZMA_RUN);
     r->in_pos = r->in_len - r->lz.avail_in;
-    *produced = r->block - r->lz.avail_out;
+    *produced = r->out_cap - r->lz.avail_out;
     switch (rc) {
     case LZMA_OK:
         /* liblzma reports "no progress" as LZMA_OK once before LZMA_BUF_ERROR. */
@@ -457,8 +465,10 @@ static int step_xz(struct reader *r, size_t *produced)
         if (r->in_eof) return truncated(r);
         return 0;
     case LZMA_MEM_ERROR:
-    case LZMA_MEMLIMIT_ERROR:
         set_err(r, "out of memory decoding xz");
+        return -1;
+    case LZMA_MEMLIMIT_ERROR:
+        set_err(r, "xz stream needs more than %u MiB of memory to decode", XZ_MEMLIMIT >> 20);
         return -1;
     case LZMA_FORMAT_ERROR:
         set_err(r, "corrupt xz stream (not in xz format)");
@@ -475,7 +485,7 @@ static int step_xz(struct reader *r, size_t *produced)
 static int step_zstd(struct reader *r, size_t *produced)
 {
     ZSTD_inBuffer ib = { r->in + r->in_pos, r->in_len - r->in_pos, 0 };
-    ZSTD_outBuffer ob = { r->out, r->block, 0 };
+    ZSTD_outBuffer ob = { r->out, r->out_cap, 0 };
     size_t before = ib.size;
     size_t rc = ZSTD_decompressStream(r->zs, &ob, &ib);
     r->in_pos += ib.pos;
@@ -515,10 +525,10 @@ static int step_bzip2(struct reader *r, size_t *produced)
     r->bz.next_in = (char *)(r->in + r->in_pos);
     r->bz.avail_in = avail_in;
     r->bz.next_out = (char *)r->out;
-    r->bz.avail_out = (unsigned)r->block;
+    r->bz.avail_out = (unsigned)r->out_cap;
     int rc = BZ2_bzDecompress(&r->bz);
     r->in_pos = r->in_len - r->bz.avail_in;
-    *produced = r->block - r->bz.avail_out;
+    *produced = r->out_cap - r->bz.avail_out;
     switch (rc) {
     case BZ_STREAM_END:
         r->member_done = true;
@@ -552,6 +562,12 @@ static int out_fill(struct reader *r)
         r->in_pos = r->in_len;
         return r->out_len ? 1 : 0;
     }
+    /* A full block last time: the data decodes big, take bigger bites (up to block). */
+    if (r->out_full && r->out_cap < r->block) {
+        r->out_cap = r->out_cap * 2 < r->block ? r->out_cap * 2 : r->block;
+        free(r->out_own);
+        r->out_own = r->out = xmalloc(r->out_cap);
+    }
     for (;;) {
         if (in_fill(r) < 0) return -1;
         size_t produced = 0;
@@ -564,6 +580,7 @@ static int out_fill(struct reader *r)
         }
         if (produced) {
             r->out_len = produced;
+            r->out_full = produced == r->out_cap;
             /* An error found after some output is reported on the next fill. */
             if (rc < 0) r->state = ST_ERR_PENDING;
             return 1;

@@ -5,8 +5,9 @@
  *   through reader_map() so callers can split it between threads at line boundaries and use
  *   lines_next() on each part with exactly the same splitting rules.
  * - stdin ("-"), pipes and compressed files are read in large blocks. Compression is detected
- *   by magic bytes, not by name: gzip (zlib, multi-member), xz (liblzma), zstd (libzstd),
- *   bzip2 (libbz2, when built with it).
+ *   by magic bytes, not by name: gzip (zlib, multi-member), xz (liblzma, concatenated
+ *   streams, decoder memory capped at 256 MiB), zstd (libzstd, multiple frames), bzip2
+ *   (libbz2, multi-stream). Opening a FIFO blocks until it has a writer.
  * - Line rules (the same everywhere): a line ends at '\n'; a trailing '\r' is removed; a last
  *   line without '\n' is still a line; NUL bytes and invalid UTF-8 are passed through as
  *   bytes; a line longer than READER_MAX_LINE is cut to READER_MAX_LINE bytes, the rest up to
