@@ -7,7 +7,8 @@
  *                                        neither read nor written
  *   logins --update [LOG...]             read the logs (default /var/log/mail.log) into the
  *                                        database without counting a line twice (see
- *                                        report/logins.h); silent unless -v, and prints the
+ *                                        report/logins.h; each input is stored before the
+ *                                        next is read); silent unless -v, and prints the
  *                                        report from the database afterwards only when a
  *                                        report option (--inactive, --never, --users,
  *                                        --json) is given
@@ -18,6 +19,7 @@
 #include "report/logins.h"
 #include "util/buf.h"
 #include "util/msg.h"
+#include "util/reader.h"
 #include "util/timeparse.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +56,7 @@ static const char usage[] =
     "  --now T                reference time for ages and year-less stamps\n"
     "  --since T, --until T   only log lines in this window\n"
     "  --rotated              read each LOG's logrotate family, oldest first\n"
+    "  --journal, --journal-file P, --journal-match M   read the systemd journal instead\n"
     "  -v, --verbose          with --update: print what was stored\n"
     "\n"
     "Example: doveadm user '*' | mailwarden logins --inactive 90d --users -\n"
@@ -119,6 +122,72 @@ static int mysql_push(const char *conf, const struct logins *l)
     return rc;
 }
 
+/* One input into the database: watermarks, scan, one transaction. 0 done, 1 the input
+ * could not be read (reported), -1 database error (reported). */
+static int update_one(struct store *s, const struct scan_opts *so, const char *name,
+                      const char *mysql_conf, bool verbose)
+{
+    char err[512];
+    int rc = 0;
+    struct logins *l = logins_new();
+    if (store_logins_marks(s, l, err, sizeof err) < 0) { msg_error("%s", err); rc = -1; goto out; }
+    struct scan_consumer cons = logins_consumer(l);
+    struct scan_stats st;
+    int r = scan_run(so, &cons, &st);
+    scan_stats_free(&st);
+    if (r < 0) { rc = 1; goto out; }
+    if (logins_skipped(l))
+        msg_warn("%s: %llu over-long or excess user names skipped", name, (unsigned long long)logins_skipped(l));
+    struct store_apply_stats as;
+    if (store_logins_apply(s, l, &as, err, sizeof err) < 0) { msg_error("%s", err); rc = -1; goto out; }
+    if (verbose)
+        fprintf(stderr, "logins: %s: %llu user/protocol rows, %llu new logins, %llu failure names"
+                " (%llu old failure-only names pruned)\n", name, (unsigned long long)as.users,
+                (unsigned long long)as.new_logins, (unsigned long long)as.fail_names,
+                (unsigned long long)as.pruned);
+    if (mysql_conf && mysql_push(mysql_conf, l) < 0) rc = -1;
+out:
+    logins_free(l);
+    return rc;
+}
+
+/*
+ * --update: each input (each member of a rotated family, oldest first) is scanned and
+ * stored on its own, so the watermarks written after one input apply to the next: lines
+ * that two inputs share (the same file given twice, overlapping copies) count once.
+ * Returns 0, 1 when no input could be read, -1 on a database error.
+ */
+static int update_all(struct store *s, const struct scan_opts *so, const char *mysql_conf, bool verbose)
+{
+    if (so->journal) {
+        int r = update_one(s, so, so->journal_path ? so->journal_path : "journal", mysql_conf, verbose);
+        if (r > 0) msg_error("the journal could not be read");
+        return r;
+    }
+    size_t nread = 0;
+    for (size_t i = 0; i < so->npaths; i++) {
+        char **members = NULL;
+        size_t n = 1;
+        char err[512];
+        if (so->rotated && strcmp(so->paths[i], "-") != 0) {
+            n = rotate_expand(so->paths[i], &members, err, sizeof err);
+            if (n == 0) { msg_warn("%s", err); continue; }
+        }
+        for (size_t k = 0; k < n; k++) {
+            struct scan_opts one = *so;
+            one.paths = members ? &members[k] : &so->paths[i];
+            one.npaths = 1;
+            one.rotated = false;
+            int r = update_one(s, &one, one.paths[0], mysql_conf, verbose);
+            if (r < 0) { if (members) rotate_free(members, n); return -1; }
+            if (r == 0) nread++;
+        }
+        if (members) rotate_free(members, n);
+    }
+    if (!nread) { msg_error("no input could be read"); return 1; }
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
     enum { O_UPDATE = OPT_COMMON_END + 1, O_INACTIVE, O_NEVER, O_USERS, O_MYSQL, O_DBOPT };
@@ -182,14 +251,18 @@ static int run(int argc, char **argv)
     char err[512];
     if (users_path && read_users(users_path, &ul) < 0) { rc = EXIT_FAIL; goto out; }
 
-    if (update || from_logs) {
+    if (update) {
+        struct scan_opts so;
+        if (cli_scan_opts(&co, nlogs, argv + optind, &so) < 0) { rc = EXIT_USAGE; goto out; }
+        s = store_open(db, STORE_BUSY_DEFAULT_MS, 0, err, sizeof err);
+        if (!s) { msg_error("%s", err); rc = EXIT_FAIL; goto out; }
+        int r = update_all(s, &so, mysql_conf, verbose);
+        if (r < 0) { rc = EXIT_FAIL; goto out; }
+        if (r > 0) rc = EXIT_FAIL;
+    } else if (from_logs) {
         struct scan_opts so;
         if (cli_scan_opts(&co, nlogs, argv + optind, &so) < 0) { rc = EXIT_USAGE; goto out; }
         l = logins_new();
-        if (update) {
-            s = store_open(db, STORE_BUSY_DEFAULT_MS, 0, err, sizeof err);
-            if (!s || store_logins_marks(s, l, err, sizeof err) < 0) { msg_error("%s", err); rc = EXIT_FAIL; goto out; }
-        }
         struct scan_consumer cons = logins_consumer(l);
         struct scan_stats st;
         int r = scan_run(&so, &cons, &st);
@@ -197,16 +270,6 @@ static int run(int argc, char **argv)
         if (r < 0) { msg_error("no input could be read"); rc = EXIT_FAIL; goto out; }
         if (logins_skipped(l))
             msg_warn("%llu over-long or excess user names skipped", (unsigned long long)logins_skipped(l));
-        if (update) {
-            struct store_apply_stats as;
-            if (store_logins_apply(s, l, &as, err, sizeof err) < 0) { msg_error("%s", err); rc = EXIT_FAIL; goto out; }
-            if (verbose)
-                fprintf(stderr, "logins: %s: %llu user/protocol rows, %llu new logins, %llu failure names"
-                        " (%llu old failure-only names pruned)\n", db, (unsigned long long)as.users,
-                        (unsigned long long)as.new_logins, (unsigned long long)as.fail_names,
-                        (unsigned long long)as.pruned);
-            if (mysql_conf && mysql_push(mysql_conf, l) < 0) rc = EXIT_FAIL;
-        }
     }
     if (!report) goto out;
 

@@ -68,6 +68,17 @@ zcat "$TRAD" > "$TMP/full.log"
 "$MW" logins --update --db "$TMP/grow.db" "$TMP/full.log" 2>/dev/null
 check_eq update-growing-log "$(q "$DB" 'SELECT user, proto, login_count FROM logins ORDER BY 1, 2')" \
     "$(q "$TMP/grow.db" 'SELECT user, proto, login_count FROM logins ORDER BY 1, 2')"
+# one run, the same lines twice: the same file given twice, and a rotated family whose
+# older member overlaps the current file (each input is stored before the next is read)
+"$MW" logins --update --db "$TMP/twice.db" "$TMP/full.log" "$TMP/full.log" 2>/dev/null
+check_eq update-same-file-twice-one-run 154 "$(q "$TMP/twice.db" 'SELECT sum(login_count) FROM logins')"
+mkdir -p "$TMP/rot"
+cp "$TMP/full.log" "$TMP/rot/mail.log"
+gzip -c "$TMP/half.log" > "$TMP/rot/mail.log.1.gz"
+"$MW" logins --update -v --rotated --db "$TMP/rot.db" "$TMP/rot/mail.log" 2> "$TMP/rot.err"
+check_eq update-rotated-overlap 154 "$(q "$TMP/rot.db" 'SELECT sum(login_count) FROM logins')"
+check_eq update-rotated-oldest-first "mail.log.1.gz mail.log " "$(sed -n 's|^logins: .*/\([^/:]*\): .*|\1|p' "$TMP/rot.err" | tr '\n' ' ')"
+
 # same-second logins cut between two runs: the tie count at the watermark
 cat > "$TMP/tie1.log" <<'EOF'
 Nov 22 10:00:00 mail dovecot: imap-login: Login: user=<tie@example.com>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.9, mpid=1, session=<a>
