@@ -31,7 +31,8 @@ static void cs_init(struct chunk_stats *cs)
     hmap_init(&cs->progs, sizeof(uint64_t));
 }
 
-static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line)
+static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line,
+                             uint64_t off)
 {
     const struct scan_consumer *c = fd->c;
     cs->lines++;
@@ -52,7 +53,8 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
         uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
         (*n)++;
     }
-    c->feed(state, &ev, line);
+    if (c->feed_at) c->feed_at(state, &ev, line, off);
+    else c->feed(state, &ev, line);
 }
 
 static void cs_merge(struct scan_stats *st, struct chunk_stats *cs)
@@ -98,12 +100,30 @@ static void run_job(struct pool *p, struct job *j)
     struct feeder fd = { p->o, p->c, { .ref = p->ref } };
     cs_init(&j->cs);
     j->state = p->c->chunk_new(p->c->global);
-    size_t pos = j->start;
+    size_t pos = j->start, at = pos;
     struct str line;
     bool cut;
+    if (p->c->find) {
+        /* search: jump from hit to hit instead of walking every line */
+        while (pos < j->end) {
+            const char *h = p->c->find(j->state, p->buf + pos, p->buf + j->end);
+            if (!h) break;
+            size_t hp = (size_t)(h - p->buf);
+            if (hp > pos) {
+                const char *nl = memrchr(p->buf + pos, '\n', hp - pos);
+                if (nl) pos = (size_t)(nl - p->buf) + 1;
+            }
+            at = pos;
+            if (!lines_next(p->buf, j->end, &pos, &line, &cut)) break;
+            if (cut) j->cs.cut++;
+            feed_line(&fd, &j->cs, j->state, line, at);
+        }
+        return;
+    }
     while (lines_next(p->buf, j->end, &pos, &line, &cut)) {
         if (cut) j->cs.cut++;
-        feed_line(&fd, &j->cs, j->state, line);
+        feed_line(&fd, &j->cs, j->state, line, at);
+        at = pos;
     }
 }
 
@@ -207,11 +227,12 @@ static int scan_stream(const struct scan_opts *o, const struct scan_consumer *c,
     struct chunk_stats cs;
     cs_init(&cs);
     void *state = c->chunk_new(c->global);
-    uint64_t n = 0;
+    uint64_t n = 0, off = 0;
     struct str line;
     int rc;
     while ((rc = reader_next(r, &line)) > 0) {
-        feed_line(&fd, &cs, state, line);
+        feed_line(&fd, &cs, state, line, off);
+        off += line.len + 1;
         if (++n % STREAM_BATCH == 0) {
             c->merge(c->global, state);
             cs_merge(st, &cs);
@@ -281,11 +302,12 @@ static int scan_last_stream(const struct scan_opts *o, const struct scan_consume
     struct feeder fd = { o, c, { .ref = ref } };
     struct chunk_stats cs;
     cs_init(&cs);
+    if (c->file_begin) c->file_begin(c->global, 0, n ? paths[n - 1] : "-", NULL, 0);
     void *state = c->chunk_new(c->global);
     uint64_t first = rg.count > rg.cap ? rg.count - rg.cap : 0;
     for (uint64_t k = first; k < rg.count; k++) {
         uint64_t slot = k % rg.cap;
-        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] });
+        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] }, k - first);
     }
     c->merge(c->global, state);
     cs_merge(st, &cs);
@@ -377,6 +399,7 @@ int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct sc
         int64_t ref = o->ref ? o->ref : (int64_t)reader_mtime(r);
         size_t ml;
         const char *m = reader_map(r, &ml);
+        if (c->file_begin) c->file_begin(c->global, i, paths[i], m, m ? ml : 0);
         if (m) {
             size_t off = (i == first_file) ? first_off : 0;
             scan_mapped(o, c, m, off, ml, ref, threads, st, &pg);

@@ -31,6 +31,20 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
+    /* Optional, for searches (trace). With a mapped file, the driver asks find() for the
+     * first place in [p, end) where a wanted line may be (NULL: none in the rest of this
+     * chunk), continues at the start of the line holding it and skips everything before
+     * it: skipped lines are neither parsed nor counted in scan_stats.lines. The line found
+     * still goes through want_line. chunk is the state from chunk_new. Streams are read
+     * line by line and never call find. */
+    const char *(*find)(void *chunk, const char *p, const char *end);
+    /* Optional: used instead of feed when set; off is the line's position in its input:
+     * the byte offset in a plain file, an increasing uncompressed offset in a stream. */
+    void (*feed_at)(void *chunk, const struct event *ev, struct str line, uint64_t off);
+    /* Optional: called on the main thread before input number idx (0, 1, ... in reading
+     * order after rotated expansion) is read; map/len is the whole mapped file (valid
+     * until the next file_begin or the end of scan_run), NULL/0 for a stream. */
+    void (*file_begin)(void *global, size_t idx, const char *path, const char *map, size_t len);
 };
 
 struct scan_opts {
