@@ -28,6 +28,7 @@ static const char usage[] =
     "  --max N        at most N messages, the newest (default 10000)\n"
     "  --rotated      read each LOG's logrotate family, oldest first\n"
     "  --threads N    worker threads (default: CPUs)\n"
+    "  --debug        how the search went (passes, time, lines parsed) on stderr\n"
     "  LOG            files (plain, .gz, .xz, .zst) or - for stdin;\n"
     "                 default /var/log/mail.log (or /var/log/maillog)\n"
     "\n"
@@ -40,6 +41,7 @@ static int run(int argc, char **argv)
     static const struct option longopts[] = {
         { "verbose", no_argument, NULL, 'v' },
         { "max", required_argument, NULL, 'm' },
+        { "debug", no_argument, NULL, 'd' },
         CLI_COMMON_LONGOPTS,
         { NULL, 0, NULL, 0 },
     };
@@ -54,6 +56,9 @@ static int run(int argc, char **argv)
         switch (c) {
         case 'v':
             to.verbose = true;
+            break;
+        case 'd':
+            msg_set_verbose(1);
             break;
         case 'm': {
             unsigned long long v = strtoull(optarg, &end, 10);

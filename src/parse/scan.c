@@ -3,7 +3,10 @@
 #include "util/reader.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 
 #define CHUNK_BYTES (16u << 20)        /* mapped files are cut into pieces of about this size */
 #define STREAM_BATCH 262144            /* lines per chunk state when reading a stream */
+#define SEARCH_BLOCK (256u << 10)      /* search mode: bytes read per pread() */
 
 struct chunk_stats {
     uint64_t lines, unparsed, oow, cut;
@@ -86,6 +90,7 @@ struct job {
 
 struct pool {
     const char *buf;
+    int sfd;                           /* search mode: the file, read with pread(); -1 = use the map */
     struct job *jobs;
     size_t njobs, next, merged, window;
     const struct scan_opts *o;
@@ -94,6 +99,90 @@ struct pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
+
+/* Search mode over buf[0..len), which holds the file bytes from offset `base`: jump from
+ * hit to hit instead of walking every line. */
+static void search_block(struct pool *p, struct job *j, struct feeder *fd, const char *buf,
+                         size_t len, uint64_t base)
+{
+    size_t pos = 0, at;
+    struct str line;
+    bool cut;
+    while (pos < len) {
+        const char *h = p->c->find(j->state, buf + pos, buf + len, base + pos);
+        if (!h) break;
+        size_t hp = (size_t)(h - buf);
+        if (hp > pos) {
+            const char *nl = memrchr(buf + pos, '\n', hp - pos);
+            if (nl) pos = (size_t)(nl - buf) + 1;
+        }
+        at = pos;
+        if (!lines_next(buf, len, &pos, &line, &cut)) break;
+        if (cut) j->cs.cut++;
+        feed_line(fd, &j->cs, j->state, line, base + at);
+    }
+}
+
+/* Search mode with pread(): on virtual machines faulting a mapping in costs several times
+ * what copying the same bytes with read() does, and a search touches every byte once.
+ * Lines are cut at block boundaries only at '\n'; a line longer than the block is skipped. */
+static void search_pread(struct pool *p, struct job *j, struct feeder *fd)
+{
+    size_t cap = SEARCH_BLOCK + READER_MAX_LINE + 1, have = 0;
+    char *buf = xmalloc(cap);
+    uint64_t base = j->start, next = j->start;
+    bool skipping = false, ok = true;
+    while (base < j->end) {
+        if (p->c->skip) {
+            uint64_t nx = p->c->skip(j->state, base);
+            if (nx >= j->end) break;
+            if (nx > next) {
+                /* nothing wanted before nx: drop what we hold, resync at a line start */
+                have = 0;
+                base = next = nx - 1;
+                skipping = true;
+            }
+        }
+        size_t want = cap - have;
+        if (want > j->end - next) want = j->end - next;
+        ssize_t n = want ? pread(p->sfd, buf + have, want, (off_t)next) : 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || (n == 0 && want)) { ok = false; break; }   /* changed under us: use the map */
+        have += (size_t)n;
+        next += (uint64_t)n;
+        if (skipping) {
+            const char *nl = memchr(buf, '\n', have);
+            size_t drop = nl ? (size_t)(nl - buf) + 1 : have;
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base += drop;
+            skipping = !nl;
+            continue;
+        }
+        size_t usable = have;
+        if (next < j->end) {
+            const char *nl = memrchr(buf, '\n', have);
+            if (!nl) {
+                if (have < cap) continue;
+                j->cs.cut++;                /* longer than the buffer: skip the line */
+                base += have;
+                have = 0;
+                skipping = true;
+                continue;
+            }
+            usable = (size_t)(nl - buf) + 1;
+        }
+        search_block(p, j, fd, buf, usable, base);
+        memmove(buf, buf + usable, have - usable);
+        have -= usable;
+        base += usable;
+    }
+    free(buf);
+    if (!ok) {
+        /* restart the rest of the chunk from the mapping */
+        search_block(p, j, fd, p->buf + base, j->end - base, base);
+    }
+}
 
 static void run_job(struct pool *p, struct job *j)
 {
@@ -104,20 +193,8 @@ static void run_job(struct pool *p, struct job *j)
     struct str line;
     bool cut;
     if (p->c->find) {
-        /* search: jump from hit to hit instead of walking every line */
-        while (pos < j->end) {
-            const char *h = p->c->find(j->state, p->buf + pos, p->buf + j->end);
-            if (!h) break;
-            size_t hp = (size_t)(h - p->buf);
-            if (hp > pos) {
-                const char *nl = memrchr(p->buf + pos, '\n', hp - pos);
-                if (nl) pos = (size_t)(nl - p->buf) + 1;
-            }
-            at = pos;
-            if (!lines_next(p->buf, j->end, &pos, &line, &cut)) break;
-            if (cut) j->cs.cut++;
-            feed_line(&fd, &j->cs, j->state, line, at);
-        }
+        if (p->sfd >= 0) search_pread(p, j, &fd);
+        else search_block(p, j, &fd, p->buf + j->start, j->end - j->start, j->start);
         return;
     }
     while (lines_next(p->buf, j->end, &pos, &line, &cut)) {
@@ -170,9 +247,9 @@ static void progress_show(struct progress *pg, bool final)
     if (final) fputs("\r\033[K", stderr);
 }
 
-static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c, const char *buf,
-                        size_t off, size_t len, int64_t ref, int threads, struct scan_stats *st,
-                        struct progress *pg)
+static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c, const char *path,
+                        const char *buf, size_t off, size_t len, int64_t ref, int threads,
+                        struct scan_stats *st, struct progress *pg)
 {
     size_t body = len - off;
     size_t nparts = body / CHUNK_BYTES + 1;
@@ -180,7 +257,15 @@ static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c
     size_t *starts = xmalloc((nparts + 1) * sizeof *starts);
     size_t n = lines_split(buf + off, body, nparts, starts);
     struct pool p = { .buf = buf, .o = o, .c = c, .ref = ref, .njobs = n,
-                      .window = 2 * (size_t)threads };
+                      .window = 2 * (size_t)threads, .sfd = -1 };
+    if (c->find) {
+        struct stat sb;
+        p.sfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (p.sfd >= 0 && (fstat(p.sfd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < len)) {
+            close(p.sfd);
+            p.sfd = -1;
+        }
+    }
     p.jobs = xcalloc(n ? n : 1, sizeof *p.jobs);
     for (size_t i = 0; i < n; i++) {
         p.jobs[i].start = off + starts[i];
@@ -214,6 +299,7 @@ static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c
     for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
     free(tids);
     free(p.jobs);
+    if (p.sfd >= 0) close(p.sfd);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
 }
@@ -402,7 +488,7 @@ int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct sc
         if (c->file_begin) c->file_begin(c->global, i, paths[i], m, m ? ml : 0);
         if (m) {
             size_t off = (i == first_file) ? first_off : 0;
-            scan_mapped(o, c, m, off, ml, ref, threads, st, &pg);
+            scan_mapped(o, c, paths[i], m, off, ml, ref, threads, st, &pg);
             st->bytes += ml - off;
             readable++;
         } else {

@@ -31,13 +31,19 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
-    /* Optional, for searches (trace). With a mapped file, the driver asks find() for the
-     * first place in [p, end) where a wanted line may be (NULL: none in the rest of this
-     * chunk), continues at the start of the line holding it and skips everything before
-     * it: skipped lines are neither parsed nor counted in scan_stats.lines. The line found
-     * still goes through want_line. chunk is the state from chunk_new. Streams are read
-     * line by line and never call find. */
-    const char *(*find)(void *chunk, const char *p, const char *end);
+    /* Optional, for searches (trace). With a plain file, the driver asks find() for the
+     * first place in [p, end) where a wanted line may be (NULL: none there), continues at
+     * the start of the line holding it and skips everything before it: skipped lines are
+     * neither parsed nor counted in scan_stats.lines. The line found still goes through
+     * want_line. off is the file offset of p; [p, end) holds whole lines and is a read
+     * buffer (pread, cheaper than faulting the mapping in), so compare positions as
+     * offsets, not as pointers into the mapping. chunk is the state from chunk_new; calls
+     * for one chunk come with increasing offsets. Streams are read line by line and never
+     * call find. */
+    const char *(*find)(void *chunk, const char *p, const char *end, uint64_t off);
+    /* Optional, with find: the first file offset >= off where a wanted line may be
+     * (UINT64_MAX: none in this file), so the driver does not even read what cannot match. */
+    uint64_t (*skip)(void *chunk, uint64_t off);
     /* Optional: used instead of feed when set; off is the line's position in its input:
      * the byte offset in a plain file, an increasing uncompressed offset in a stream. */
     void (*feed_at)(void *chunk, const struct event *ev, struct str line, uint64_t off);

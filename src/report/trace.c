@@ -25,9 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <time.h>
+
+struct active { uint32_t tr; bool valid; uint64_t from, lim, hit; };
 
 struct tchunk {
     struct trace *t;
+    struct active *act;           /* FM_TARGETS: windows open at the current position */
+    size_t nact, capact, next_tr;
     size_t file;
     const char *map;
     struct arena arena;
@@ -35,7 +40,7 @@ struct tchunk {
     size_t nrecs, caprecs, nnoq;
     struct hmap hits;
     uint64_t parsed;
-    struct { const char *from, *lim, *hit; } mc[TRACE_MAX_NEEDLES];
+    struct { bool valid; uint64_t from, lim, hit; } mc[TRACE_MAX_NEEDLES];
     size_t ri;
 };
 
@@ -118,13 +123,37 @@ static bool line_tag(struct str line, struct str *prog_end, struct str *pid, str
     return true;
 }
 
+static inline uint64_t key_hash(struct str k)
+{
+    uint64_t a = 0, b = 0;
+    memcpy(&a, k.p, k.len < 8 ? k.len : 8);
+    if (k.len > 8) memcpy(&b, k.p + k.len - 8, 8);
+    uint64_t h = (a ^ k.len) * UINT64_C(0x9E3779B97F4A7C15) ^ b * UINT64_C(0xC2B2AE3D27D4EB4F);
+    return h ^ (h >> 31);
+}
+
+static inline bool bloom_has(const struct trace *t, struct str k)
+{
+    uint64_t h = key_hash(k), m = TRACE_BLOOM_BITS - 1;
+    uint64_t x = h & m, y = (h >> 32) & m;
+    return (t->bloom[x / 64] >> (x % 64) & 1) && (t->bloom[y / 64] >> (y % 64) & 1);
+}
+
+static void bloom_add(struct trace *t, struct str k)
+{
+    uint64_t h = key_hash(k), m = TRACE_BLOOM_BITS - 1;
+    uint64_t x = h & m, y = (h >> 32) & m;
+    t->bloom[x / 64] |= UINT64_C(1) << (x % 64);
+    t->bloom[y / 64] |= UINT64_C(1) << (y % 64);
+}
+
 static bool line_has_key(const struct trace *t, struct str line)
 {
     struct str pe, pid, qid;
     if (!line_tag(line, &pe, &pid, &qid)) return false;
     if (t->pass == P_SESSION)
-        return str_eqc(pe, "/smtpd") && hmap_get(&t->keys, pid) != NULL;
-    return qid.len && hmap_get(&t->keys, qid) != NULL;
+        return str_eqc(pe, "/smtpd") && bloom_has(t, pid) && hmap_get(&t->keys, pid) != NULL;
+    return qid.len && bloom_has(t, qid) && hmap_get(&t->keys, qid) != NULL;
 }
 
 static bool want_line(void *global, struct str line)
@@ -140,23 +169,31 @@ static bool want_line(void *global, struct str line)
 
 /* ---- find: jump to the next candidate line inside the windows ---- */
 
-static const char *find_mem(struct tchunk *c, const char *lo, const char *hi)
+#define NO_HIT UINT64_MAX
+
+/* memmem per needle; each needle's last answer is cached (as file offsets: the buffer the
+ * driver hands us is reused) so a hit of one needle does not make the others search the
+ * same bytes again. */
+static const char *find_mem(struct tchunk *c, const char *lp, const char *hp, uint64_t lo)
 {
     const struct trace *t = c->t;
-    const char *best = NULL;
+    uint64_t hi = lo + (uint64_t)(hp - lp), best = NO_HIT;
     for (size_t i = 0; i < t->nneedles; i++) {
-        const char *h;
-        if (c->mc[i].from && c->mc[i].from <= lo && c->mc[i].lim >= hi && (!c->mc[i].hit || c->mc[i].hit >= lo)) {
-            h = c->mc[i].hit && c->mc[i].hit < hi ? c->mc[i].hit : NULL;
+        uint64_t h;
+        if (c->mc[i].valid && c->mc[i].from <= lo && c->mc[i].lim >= hi &&
+            (c->mc[i].hit == NO_HIT || c->mc[i].hit >= lo)) {
+            h = c->mc[i].hit < hi ? c->mc[i].hit : NO_HIT;
         } else {
-            h = memmem(lo, (size_t)(hi - lo), t->needles[i].p, t->needles[i].len);
+            const char *m = finder_find(&t->finders[i], lp, (size_t)(hp - lp));
+            h = m ? lo + (uint64_t)(m - lp) : NO_HIT;
+            c->mc[i].valid = true;
             c->mc[i].from = lo;
             c->mc[i].lim = hi;
             c->mc[i].hit = h;
         }
-        if (h && (!best || h < best)) best = h;
+        if (h < best) best = h;
     }
-    return best;
+    return best == NO_HIT ? NULL : lp + (best - lo);
 }
 
 static const char *find_keys(struct tchunk *c, const char *lo, const char *hi, const char *end)
@@ -171,30 +208,81 @@ static const char *find_keys(struct tchunk *c, const char *lo, const char *hi, c
     return NULL;
 }
 
-static const char *find_hook(void *chunk, const char *p, const char *end)
+/* FM_TARGETS: each window is searched for its own needle only (results cached as offsets
+ * per open window, so every byte is scanned once per window covering it). */
+static const char *find_targets(struct tchunk *c, const char *p, const char *end, uint64_t off)
+{
+    const struct trace *t = c->t;
+    uint64_t po = off, eo = off + (uint64_t)(end - p), best = NO_HIT;
+    while (c->next_tr < t->ntr && t->tr[c->next_tr].lo < eo) {
+        if (t->tr[c->next_tr].hi > po) {
+            c->act = xgrow(c->act, &c->capact, c->nact + 1, sizeof *c->act);
+            c->act[c->nact++] = (struct active){ (uint32_t)c->next_tr, false, 0, 0, 0 };
+        }
+        c->next_tr++;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < c->nact; i++) {
+        struct active *a = &c->act[i];
+        const struct trange *r = &t->tr[a->tr];
+        if (r->hi <= po) continue;                  /* closed: drop it */
+        c->act[w++] = *a;
+        a = &c->act[w - 1];
+        uint64_t lo = r->lo > po ? r->lo : po, hi = r->hi < eo ? r->hi : eo;
+        if (lo >= hi || lo >= best) continue;
+        uint64_t h;
+        if (a->valid && a->from <= lo && a->lim >= hi && (a->hit == NO_HIT || a->hit >= lo)) {
+            h = a->hit < hi ? a->hit : NO_HIT;
+        } else {
+            const struct ttarget *g = &t->targets[r->target];
+            const char *m = finder_find(&g->fnd, p + (lo - off), (size_t)(hi - lo));
+            h = m ? off + (uint64_t)(m - p) : NO_HIT;
+            *a = (struct active){ a->tr, true, lo, hi, h };
+        }
+        if (h < best) best = h;
+    }
+    c->nact = w;
+    return best == NO_HIT ? NULL : p + (best - off);
+}
+
+/* The next candidate in [p, end) (file offsets off ..): inside the byte windows of the
+ * current file only. */
+static const char *find_hook(void *chunk, const char *p, const char *end, uint64_t off)
 {
     struct tchunk *c = chunk;
     const struct trace *t = c->t;
-    const char *base = c->map;
-    if (!base) return p;
-    while (p < end) {
-        while (c->ri < t->nranges && base + t->ranges[c->ri].hi <= p) c->ri++;
+    if (t->fmode == FM_TARGETS) return find_targets(c, p, end, off);
+    uint64_t po = off, eo = off + (uint64_t)(end - p);
+    while (po < eo) {
+        while (c->ri < t->nranges && t->ranges[c->ri].hi <= po) c->ri++;
         if (c->ri >= t->nranges) return NULL;
-        const char *lo = base + t->ranges[c->ri].lo, *hi = base + t->ranges[c->ri].hi;
-        if (lo >= end) return NULL;
-        if (lo < p) lo = p;
-        if (hi > end) hi = end;
-        if (!t->nneedles && lo > p && lo[-1] != '\n') {
+        uint64_t lo = t->ranges[c->ri].lo, hi = t->ranges[c->ri].hi;
+        if (lo >= eo) return NULL;
+        if (lo < po) lo = po;
+        if (hi > eo) hi = eo;
+        const char *lp = p + (lo - off), *hp = p + (hi - off);
+        if (!t->nneedles && lo > po && lp[-1] != '\n') {
             /* a window starting inside a line starts at the next line */
-            const char *nl = memchr(lo, '\n', (size_t)(hi - lo));
-            if (!nl) { p = hi; continue; }
-            lo = nl + 1;
+            const char *nl = memchr(lp, '\n', (size_t)(hp - lp));
+            if (!nl) { po = hi; continue; }
+            lp = nl + 1;
+            lo = off + (uint64_t)(lp - p);
         }
-        const char *h = t->nneedles ? find_mem(c, lo, hi) : find_keys(c, lo, hi, end);
+        const char *h = t->nneedles ? find_mem(c, lp, hp, lo) : find_keys(c, lp, hp, end);
         if (h) return h;
-        p = hi;
+        po = hi;
     }
     return NULL;
+}
+
+static uint64_t skip_hook(void *chunk, uint64_t off)
+{
+    struct tchunk *c = chunk;
+    const struct trace *t = c->t;
+    size_t i = c->ri;
+    while (i < t->nranges && t->ranges[i].hi <= off) i++;
+    if (i >= t->nranges) return UINT64_MAX;
+    return t->ranges[i].lo > off ? t->ranges[i].lo : off;
 }
 
 /* ---- consumer ---- */
@@ -338,6 +426,7 @@ static void merge(void *global, void *chunk)
     }
     hmap_free(&c->hits);
     free(c->recs);
+    free(c->act);
     free(c);
 }
 
@@ -345,6 +434,12 @@ static int range_cmp(const void *a, const void *b)
 {
     const uint64_t *x = a, *y = b;
     return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static int trange_cmp(const void *a, const void *b)
+{
+    const struct trange *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
 static void file_begin(void *global, size_t idx, const char *path, const char *map, size_t len)
@@ -360,8 +455,9 @@ static void file_begin(void *global, size_t idx, const char *path, const char *m
     }
     t->flen[idx] = map ? len : 0;
     t->nranges = 0;
+    t->ntr = 0;
     if (!map) return;
-    uint64_t flo = POS(idx, 0), fhi = POS(idx, len);
+    uint64_t flo = POS(idx, 0), fhi = POS(idx, len), sum = 0, uni = 0;
     for (size_t i = 0; i < t->ntargets; i++) {
         uint64_t lo = t->targets[i].lo > flo ? t->targets[i].lo : flo;
         uint64_t hi = t->targets[i].hi < fhi ? t->targets[i].hi : fhi;
@@ -370,8 +466,12 @@ static void file_begin(void *global, size_t idx, const char *path, const char *m
         t->ranges[t->nranges].lo = POS_OFF(lo);
         t->ranges[t->nranges].hi = POS_OFF(hi);
         t->nranges++;
+        t->tr = xgrow(t->tr, &t->captr, t->ntr + 1, sizeof *t->tr);
+        t->tr[t->ntr++] = (struct trange){ POS_OFF(lo), POS_OFF(hi), (uint32_t)i };
+        sum += hi - lo;
     }
     qsort(t->ranges, t->nranges, sizeof *t->ranges, range_cmp);
+    qsort(t->tr, t->ntr, sizeof *t->tr, trange_cmp);
     size_t w = 0;
     for (size_t i = 0; i < t->nranges; i++) {
         if (w && t->ranges[i].lo <= t->ranges[w - 1].hi) {
@@ -381,18 +481,35 @@ static void file_begin(void *global, size_t idx, const char *path, const char *m
         }
     }
     t->nranges = w;
+    for (size_t i = 0; i < w; i++) uni += t->ranges[i].hi - t->ranges[i].lo;
+    /* one memmem per window beats looking at every line's ID while the windows overlap
+     * little (a per-line lookup costs a few memmem scans of the same bytes) */
+    for (size_t i = 0; i < t->nneedles; i++) finder_init(&t->finders[i], t->needles[i]);
+    if (t->nneedles) t->fmode = FM_NEEDLES;
+    else if (sum <= 3 * uni) t->fmode = FM_TARGETS;
+    else t->fmode = FM_KEYS;
 }
 
 static int run_pass(struct trace *t, const struct scan_opts *so)
 {
     struct scan_consumer c = {
         .chunk_new = chunk_new, .feed = feed_plain, .merge = merge, .want_line = want_line,
-        .global = t, .find = find_hook, .feed_at = feed_at, .file_begin = file_begin,
+        .global = t, .find = find_hook, .skip = skip_hook, .feed_at = feed_at, .file_begin = file_begin,
     };
     struct scan_stats st;
+    struct timespec a, b;
+    uint64_t parsed0 = t->parsed;
+    size_t recs0 = t->nrecs;
+    clock_gettime(CLOCK_MONOTONIC, &a);
     int rc = (t->o.scan_fn ? t->o.scan_fn : scan_run)(so, &c, &st);
+    clock_gettime(CLOCK_MONOTONIC, &b);
     scan_stats_free(&st);
     t->passes++;
+    msg_debug("trace pass %u (%s, %zu keys, %s): %.3f s, %llu lines parsed, %zu kept",
+              t->passes, t->pass == P_SELECT ? "select" : t->pass == P_STORY ? "story" : "session",
+              t->ntargets, t->nneedles ? "needles" : t->fmode == FM_TARGETS ? "per-window needles" : "per-line keys",
+              (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9,
+              (unsigned long long)(t->parsed - parsed0), t->nrecs - recs0);
     return rc;
 }
 
@@ -404,6 +521,7 @@ static void targets_reset(struct trace *t)
     t->nneedles = 0;
     hmap_free(&t->keys);
     hmap_init(&t->keys, 0);
+    memset(t->bloom, 0, sizeof t->bloom);
 }
 
 static void target_add(struct trace *t, struct str key, uint64_t lo, uint64_t hi)
@@ -415,13 +533,20 @@ static void target_add(struct trace *t, struct str key, uint64_t lo, uint64_t hi
     g->keylen = (uint8_t)key.len;
     g->lo = lo;
     g->hi = hi;
+    int n = t->pass == P_SESSION ? snprintf(g->needle, sizeof g->needle, "smtpd[%.*s]: ", STR_FMT(key))
+                                 : snprintf(g->needle, sizeof g->needle, "%.*s: ", STR_FMT(key));
+    g->nlen = (uint8_t)(n > 0 && (size_t)n < sizeof g->needle ? n : 0);
     hmap_put(&t->keys, key, NULL);
+    bloom_add(t, key);
 }
 
 /* Memmem needles when few keys; keys must stay valid during the pass (they live in the
  * targets array, which does not grow while a pass runs). */
 static void targets_finish(struct trace *t, const char *prefix)
 {
+    /* the array does not move any more: the finders may point into it */
+    for (size_t i = 0; i < t->ntargets; i++)
+        finder_init(&t->targets[i].fnd, str_make(t->targets[i].needle, t->targets[i].nlen));
     size_t nk = hmap_count(&t->keys);
     t->nneedles = 0;
     if (nk == 0 || nk > TRACE_MAX_NEEDLES) return;
@@ -461,17 +586,17 @@ static bool any_mapped(const struct trace *t)
     return false;
 }
 
-static uint64_t searched_get(const struct trace *t, struct str qid, bool *found)
+static struct span *searched_get(const struct trace *t, struct str qid)
 {
-    uint64_t *v = hmap_get(&t->searched, qid);
-    *found = v != NULL;
-    return v ? *v : 0;
+    return hmap_get(&t->searched, qid);
 }
 
-static void searched_set(struct trace *t, struct str qid, uint64_t hi)
+static void searched_add(struct trace *t, struct str qid, uint64_t lo, uint64_t hi)
 {
-    uint64_t *v = hmap_put(&t->searched, qid, NULL);
-    if (hi > *v) *v = hi;
+    bool isnew;
+    struct span *v = hmap_put(&t->searched, qid, &isnew);
+    if (isnew || lo < v->lo) v->lo = lo;
+    if (isnew || hi > v->hi) v->hi = hi;
 }
 
 /* ---- selection (address / Message-ID) ---- */
@@ -507,7 +632,7 @@ static void select_targets(struct trace *t)
         uint64_t lo, hi;
         window(t, refs[i].h->first_pos, refs[i].h->last_pos, TRACE_WIN_BEFORE, TRACE_WIN_AFTER, &lo, &hi);
         target_add(t, qid, lo, hi);
-        searched_set(t, qid, hi);
+        searched_add(t, qid, lo, hi);
     }
     free(refs);
     targets_finish(t, NULL);
@@ -520,6 +645,12 @@ static bool follow_children(const struct trace *t)
     return t->what == TW_QID || t->o.verbose || t->o.json;
 }
 
+/* Its first lines (smtpd client=, pickup, cleanup) are not among those found. */
+static bool start_missing(const struct tinst *in)
+{
+    return in->client < 0 && in->pickup < 0 && in->msgid_ev < 0;
+}
+
 static size_t next_targets(struct trace *t)
 {
     struct story *s = &t->st;
@@ -529,45 +660,52 @@ static size_t next_targets(struct trace *t)
     for (size_t i = 0; i < s->nin; i++) {
         struct tinst *in = &s->in[i];
         if (!in->in_output) continue;
-        bool found;
-        uint64_t done = searched_get(t, in->qid, &found);
-        if (!in->finished && found && done != POS_EOF) {
-            target_add(t, in->qid, done, POS_EOF);
-            searched_set(t, in->qid, POS_EOF);
+        struct span *sp = searched_get(t, in->qid);
+        if (sp && !in->finished && sp->hi != POS_EOF) {
+            target_add(t, in->qid, sp->hi, POS_EOF);
+            sp->hi = POS_EOF;
+        }
+        if (sp && start_missing(in) && sp->lo > 0) {
+            uint64_t lo, hi, step = (uint64_t)TRACE_WIN_EXTEND << (sp->back < 6 ? sp->back : 6);
+            window(t, sp->lo, sp->lo, (size_t)step, 0, &lo, &hi);
+            target_add(t, in->qid, lo, sp->lo);
+            sp->lo = lo;
+            sp->back++;
         }
         if (!follow_children(t)) continue;
         for (size_t j = 0; j < in->nkids; j++) {
             struct tlink *l = &in->kids[j];
-            if (l->child >= 0 || !pf_is_qid(l->qid)) continue;
-            searched_get(t, l->qid, &found);
-            if (found) continue;
+            if (l->child >= 0 || !pf_is_qid(l->qid) || searched_get(t, l->qid)) continue;
             uint64_t pos = s->recs[l->ev].pos, lo, hi;
             window(t, pos, pos, TRACE_WIN_BEFORE, TRACE_WIN_AFTER, &lo, &hi);
             target_add(t, l->qid, lo, hi);
-            searched_set(t, l->qid, hi);
+            searched_add(t, l->qid, lo, hi);
         }
     }
     targets_finish(t, NULL);
     return t->ntargets;
 }
 
-static void session_targets(struct trace *t)
+/* Round 0: a window around each client= line; round 1: wider, for the sessions whose
+ * connect or end was not in it. */
+static size_t session_targets(struct trace *t, unsigned round)
 {
     struct story *s = &t->st;
     targets_reset(t);
     t->pass = P_SESSION;
+    size_t w = round ? TRACE_WIN_EXTEND : TRACE_WIN_SESSION;
     for (size_t i = 0; i < s->nin; i++) {
         struct tinst *in = &s->in[i];
-        if (!in->in_output || in->client < 0) continue;
-        const struct event *ev = &s->evs[in->client];
-        if (!str_eqc(ev->service, "smtpd") || ev->h.pid < 0) continue;
+        if (!in->in_output || in->client < 0 || !in->smtpd) continue;
+        if (round && in->conn >= 0 && in->conn_end >= 0) continue;
         char pb[24];
-        int pl = snprintf(pb, sizeof pb, "%ld", ev->h.pid);
+        int pl = snprintf(pb, sizeof pb, "%ld", in->smtpd_pid);
         uint64_t lo, hi, pos = s->recs[in->client].pos;
-        window(t, pos, pos, TRACE_WIN_SESSION, TRACE_WIN_SESSION, &lo, &hi);
+        window(t, pos, pos, in->conn >= 0 && round ? 0 : w, in->conn_end >= 0 && round ? 0 : w, &lo, &hi);
         target_add(t, str_make(pb, (size_t)pl), lo, hi);
     }
     targets_finish(t, "smtpd[");
+    return t->ntargets;
 }
 
 /* After a pass over streams only, every window was in fact the whole input. */
@@ -575,7 +713,7 @@ static void streams_searched_all(struct trace *t)
 {
     if (any_mapped(t)) return;
     for (size_t i = 0; i < t->ntargets; i++)
-        searched_set(t, str_make(t->targets[i].key, t->targets[i].keylen), POS_EOF);
+        searched_add(t, str_make(t->targets[i].key, t->targets[i].keylen), 0, POS_EOF);
 }
 
 int trace_run(struct trace *t, const struct scan_opts *so_in)
@@ -591,7 +729,8 @@ int trace_run(struct trace *t, const struct scan_opts *so_in)
         t->pass = P_STORY;
         t->parent_links = true;
         target_add(t, t->needle, 0, POS_EOF);
-        searched_set(t, t->needle, POS_EOF);
+        searched_add(t, t->needle, 0, POS_EOF);
+        targets_finish(t, NULL);
         t->needles[0] = t->needle;   /* the bare ID: also finds the lines naming it as a child */
         t->nneedles = 1;
         rc = run_pass(t, &so);
@@ -599,7 +738,8 @@ int trace_run(struct trace *t, const struct scan_opts *so_in)
         targets_reset(t);
         t->pass = P_SELECT;
         target_add(t, STR_LIT("*"), 0, POS_EOF);
-        t->needles[0] = t->needle;
+        targets_finish(t, NULL);
+        t->needles[0] = t->select_needle;
         t->nneedles = 1;
         rc = run_pass(t, &so);
         if (rc == 0) {
@@ -621,8 +761,12 @@ int trace_run(struct trace *t, const struct scan_opts *so_in)
         streams_searched_all(t);
     }
     if (t->what == TW_QID || t->o.verbose || t->o.json) {
-        session_targets(t);
-        if (t->ntargets) run_pass(t, &so);
+        for (unsigned round = 0; round < 2; round++) {
+            if (!session_targets(t, round)) break;
+            run_pass(t, &so);
+            story_build(t);
+            if (!any_mapped(t)) break;
+        }
     }
     story_build(t);
     return 0;
@@ -639,11 +783,16 @@ struct trace *trace_new(const struct trace_opts *o, char *err, size_t errlen)
     t->whatbuf = xstrndup(what.p, what.len);
     t->needle = str_make(t->whatbuf, what.len);
     t->domain = w == TW_ADDR && t->whatbuf[0] == '@';
+    /* Postfix writes every address slot as <addr> (from=<>, to=<>, orig_to=<>, the
+     * trailers of rejects and cleanup actions): search for that, not for bare mentions */
+    if (w == TW_ADDR) t->selbuf = xasprintf("%s%s>", t->domain ? "" : "<", t->whatbuf);
+    else t->selbuf = xstrdup(t->whatbuf);
+    t->select_needle = str_c(t->selbuf);
+    t->built_nrecs = SIZE_MAX;
     t->max_messages = o->max_messages ? o->max_messages : TRACE_MAX_MESSAGES;
     hmap_init(&t->keys, 0);
     hmap_init(&t->hits, sizeof(struct thit));
-    hmap_init(&t->searched, sizeof(uint64_t));
-    hmap_init(&t->pids_searched, 0);
+    hmap_init(&t->searched, sizeof(struct span));
     return t;
 }
 
@@ -664,11 +813,12 @@ void trace_free(struct trace *t)
     free(t->recs);
     free(t->targets);
     free(t->ranges);
+    free(t->tr);
     free(t->flen);
     hmap_free(&t->keys);
     hmap_free(&t->hits);
     hmap_free(&t->searched);
-    hmap_free(&t->pids_searched);
     free(t->whatbuf);
+    free(t->selbuf);
     free(t);
 }

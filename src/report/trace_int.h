@@ -23,6 +23,8 @@
 #define TRACE_MAX_RECORDS 4000000     /* stored lines in all (then: warn, stop storing) */
 #define TRACE_MAX_NOQUEUE 10000       /* NOQUEUE rejects kept for an address */
 #define TRACE_MAX_NEEDLES 3           /* more search keys than this: per-line key lookup */
+#define TRACE_BLOOM_BITS (1u << 18)
+#define TRACE_WIN_EXTEND (32u << 20)  /* backward/forward steps when a window was too small */
 
 enum rec_kind {
     REC_STORY,      /* queue-ID slot is a searched ID */
@@ -46,23 +48,38 @@ struct thit {
     uint32_t n;
 };
 
+struct span { uint64_t lo, hi; unsigned back; };   /* searched so far; backward steps */
+
 /* A search window for one key (queue ID, or smtpd pid for the session pass). */
 struct ttarget {
     char key[40];
     uint8_t keylen;
+    char needle[56];              /* "QID: " or "smtpd[PID]: " */
+    uint8_t nlen;
+    struct finder fnd;            /* of needle */
     uint64_t lo, hi;              /* positions; hi may be POS_EOF */
 };
+
+/* A window of one target in the current file (byte offsets). */
+struct trange { uint64_t lo, hi; uint32_t target; };
 
 /* ---- story (trace_story.c) ---- */
 
 enum rstate { RS_QUEUED, RS_DELIVERED, RS_DEFERRED, RS_BOUNCED, RS_EXPIRED, RS_DELETED,
               RS_HELD, RS_DISCARDED, RS_REJECTED, RS_OTHER, RS_MAX };
 
+/* What the story keeps per line (16 bytes; the fields are re-parsed when printed). */
+struct tev {
+    int64_t t;
+    uint8_t kind;                 /* enum ev_kind */
+    uint8_t status;               /* EV_DELIVERY: enum rstate of status= */
+};
+
 struct trcpt {
-    struct str to, orig_to;
+    struct str to, orig_to;       /* slices of record lines */
     enum rstate state;
     unsigned attempts;
-    int last;                     /* event index of the last delivery line, -1 none */
+    int last;                     /* line index of the last delivery line, -1 none */
     int64_t since;                /* time of the state (last attempt, hold, removal) */
 };
 
@@ -71,47 +88,55 @@ enum link_via { VIA_NDN, VIA_DELAY, VIA_DSN, VIA_POSTMASTER, VIA_FORWARD, VIA_QU
 struct tlink {
     enum link_via via;
     struct str qid;               /* child queue ID */
-    int ev;                       /* event index of the announcing line */
+    int ev;                       /* line index of the announcing line */
     int child;                    /* instance index, -1 when not in the input */
     struct str relay;             /* VIA_QUEUED: the relay that answered */
 };
 
 struct tinst {
-    struct str host, qid;
+    struct str host, qid, msgid;
     uint64_t first_pos, last_pos;
     int64_t first_t, last_t;
-    int *ev;                      /* event indices, input order */
+    int *ev;                      /* line indices, input order */
     size_t nev, capev, omitted;
-    int client, pickup, msgid, qmgr, expired, removed, hold, release, discard, reject;
-    bool removed_by_postsuper, finished, wanted, in_output;
+    int client, pickup, msgid_ev, qmgr, expired, removed, hold, release, discard, reject;
+    bool removed_by_postsuper, finished, wanted, in_output, smtpd;
+    long smtpd_pid;
     struct trcpt *r;
     size_t nr, capr;
     struct tlink *kids;
     size_t nkids, capkids;
     int parent;                   /* instance index, -1 */
     enum link_via via;            /* how the parent made it */
-    int parent_ev;                /* announcing event index in the parent (-1) */
-    int conn, conn_end;           /* session events (-1) */
+    int parent_ev;                /* announcing line index in the parent (-1) */
+    int conn, conn_end;           /* session lines (-1) */
     int *sess;                    /* extra session lines shown (TLS, rejects) */
     size_t nsess, capsess;
 };
 
 struct story {
     struct trec *recs;            /* sorted, deduplicated copy of the record array */
-    struct event *evs;            /* parsed records (slices into the record lines) */
+    struct tev *ev;               /* per line */
     size_t n;
+    struct syslog_ctx pctx;       /* for re-parsing lines (story_event) */
+    const struct parse_opts *popts;
     struct tinst *in;
     size_t nin, capin;
     struct hmap cur;              /* "host\0qid" -> int current instance */
-    struct hmap byqid;            /* qid -> int first instance (chain via next[]) */
+    struct hmap byqid;            /* qid -> int last instance (chain via next_same_qid) */
     int *next_same_qid;
-    int *noq;                     /* NOQUEUE reject events */
+    struct hmap sessions;         /* "host\0pid" -> struct ilist of session lines */
+    int *noq;                     /* NOQUEUE reject lines */
     size_t nnoq, capnoq;
     int *out;                     /* instances listed, output order */
     size_t nout, capout;
-    int *parents;                 /* REC_PARENT events naming a root (qid mode) */
+    int *parents;                 /* REC_PARENT lines naming a root (qid mode) */
     size_t nparents, capparents;
 };
+
+/* Parse line i of the story into *ev (its time as found by the scan). Slices point into
+ * the trace's records. */
+const struct event *story_event(struct story *s, int i, struct event *ev);
 
 struct trace {
     struct trace_opts o;
@@ -119,7 +144,10 @@ struct trace {
     char *whatbuf;                /* NUL-terminated copy of WHAT */
     struct parse_opts popts;      /* as the scan parsed (for re-parsing records) */
     struct str needle;
+    struct str select_needle;     /* what the selection pass looks for ("<addr>", "@dom>") */
+    char *selbuf;
     bool domain;                  /* address search "@domain" */
+    size_t built_nrecs;           /* records when the story was last built (SIZE_MAX: never) */
     size_t max_messages;
     unsigned passes;
     uint64_t parsed;
@@ -128,9 +156,11 @@ struct trace {
     /* the pass being run */
     enum { P_SELECT, P_STORY, P_SESSION } pass;
     struct str needles[TRACE_MAX_NEEDLES];
+    struct finder finders[TRACE_MAX_NEEDLES];
     char nbuf[TRACE_MAX_NEEDLES][64];
     size_t nneedles;              /* > 0: memmem search; 0: per-line key lookup in keys */
     struct hmap keys;             /* qids (P_STORY) or pids as text (P_SESSION) */
+    uint64_t bloom[TRACE_BLOOM_BITS / 64];   /* of the keys: most lines are rejected here */
     bool parent_links;            /* P_STORY: also lines that name a key as a child */
     struct ttarget *targets;
     size_t ntargets, captargets;
@@ -139,8 +169,11 @@ struct trace {
     size_t cur_file;
     const char *cur_map;
     size_t cur_len;
-    struct { uint64_t lo, hi; } *ranges;   /* byte ranges of the current file */
+    struct { uint64_t lo, hi; } *ranges;   /* byte ranges of the current file (merged) */
     size_t nranges, capranges;
+    struct trange *tr;            /* per-target windows of the current file, by lo */
+    size_t ntr, captr;
+    enum { FM_NEEDLES, FM_TARGETS, FM_KEYS } fmode;   /* how this file is searched */
     size_t *flen;                 /* input lengths seen (mapped files; 0 for streams) */
     size_t nflen, capflen;
 
@@ -152,8 +185,8 @@ struct trace {
     size_t nnoqueue;
     struct hmap hits;             /* P_SELECT: "host\0qid" -> struct thit */
     bool hits_capped;
-    struct hmap searched;         /* qid -> uint64_t end of the window searched (POS_EOF) */
-    struct hmap pids_searched;    /* "host\0pid\0pos" -> 1 */
+    struct hmap searched;         /* qid -> struct span searched so far */
+    unsigned session_rounds;
     struct story st;
     size_t dropped_old;           /* messages beyond max_messages */
 };

@@ -31,6 +31,19 @@ static const char *tstr(int64_t t, char *buf, size_t cap)
     return buf;
 }
 
+/* The sender of a message the queue manager never saw: from the trailer of its hold,
+ * discard or reject line (p NULL when none). */
+static struct str action_sender(struct story *s, const struct tinst *in)
+{
+    int a = in->hold >= 0 && s->ev[in->hold].kind == EV_HOLD ? in->hold
+          : in->discard >= 0 ? in->discard : in->reject;
+    if (a < 0) return STR_NULL;
+    struct event ev;
+    struct pf_fields tf;
+    trace_action_trailer(story_event(s, a, &ev), &tf);
+    return tf.from.p ? tf.from : STR_NULL;
+}
+
 static enum rstate msg_state(const struct tinst *in, bool *mixed)
 {
     *mixed = false;
@@ -58,8 +71,9 @@ static const char *msg_state_name(const struct tinst *in)
     return story_state_name(s);
 }
 
-static const char *origin(const struct story *s, const struct tinst *in)
+static const char *origin(struct story *s, const struct tinst *in)
 {
+    struct event ev;
     if (in->parent >= 0) {
         if (in->via == VIA_FORWARD) return "forward";
         if (in->via == VIA_QUEUED) return "hop";
@@ -67,7 +81,7 @@ static const char *origin(const struct story *s, const struct tinst *in)
     }
     if (in->client >= 0) return "smtpd";
     if (in->pickup >= 0) return "pickup";
-    if (in->qmgr >= 0 && s->evs[in->qmgr].f.from.len == 0) return "notification";
+    if (in->qmgr >= 0 && story_event(s, in->qmgr, &ev)->f.from.len == 0) return "notification";
     return "local";
 }
 
@@ -110,9 +124,10 @@ static void print_delays(FILE *f, const char *ind, struct str d)
             STR_FMT(part[2]), STR_FMT(part[3]));
 }
 
-static void print_rcpt(FILE *f, const struct story *s, const struct tinst *in, const struct trcpt *r,
+static void print_rcpt(FILE *f, struct story *s, const struct tinst *in, const struct trcpt *r,
                        const char *ind)
 {
+    struct event dev;
     char tb[40];
     fprintf(f, "%s   to <", ind);
     put_safe(f, r->to);
@@ -135,7 +150,7 @@ static void print_rcpt(FILE *f, const struct story *s, const struct tinst *in, c
     if (r->since) fprintf(f, ", %s", tstr(r->since, tb, sizeof tb));
     fputc('\n', f);
     if (r->last < 0) return;
-    const struct event *d = &s->evs[r->last];
+    const struct event *d = story_event(s, r->last, &dev);
     const char *cls = trace_dsn_class(d->f.dsn);
     if (cls) {
         char mb[160];
@@ -199,11 +214,12 @@ static int *story_lines(const struct tinst *in, size_t *n)
     return v;
 }
 
-static void print_story(FILE *f, const struct trace *t, int k, int depth)
+static void print_story(FILE *f, struct trace *t, int k, int depth)
 {
-    const struct story *s = &t->st;
+    struct story *s = &t->st;
     const struct tinst *in = &s->in[k];
-    const struct event *E = s->evs;
+    const struct tev *E = s->ev;
+    struct event ev;
     char ind[64], tb[40];
     int il = depth * 3 < 60 ? depth * 3 : 60;
     memset(ind, ' ', (size_t)il);
@@ -223,7 +239,7 @@ static void print_story(FILE *f, const struct trace *t, int k, int depth)
     fputc('\n', f);
 
     if (in->client >= 0) {
-        const struct event *c = &E[in->client];
+        const struct event *c = story_event(s, in->client, &ev);
         char ip[IPADDR_STRLEN] = "";
         if (c->client.family) ipaddr_format(&c->client, ip, sizeof ip);
         fprintf(f, "%s   received  %s by ", ind, tstr(c->h.t, tb, sizeof tb));
@@ -239,8 +255,9 @@ static void print_story(FILE *f, const struct trace *t, int k, int depth)
         }
         fputc('\n', f);
     } else if (in->pickup >= 0) {
-        fprintf(f, "%s   received  %s by pickup (local submission, uid ", ind, tstr(E[in->pickup].h.t, tb, sizeof tb));
-        put_safe(f, E[in->pickup].f.uid);
+        const struct event *pk = story_event(s, in->pickup, &ev);
+        fprintf(f, "%s   received  %s by pickup (local submission, uid ", ind, tstr(pk->h.t, tb, sizeof tb));
+        put_safe(f, pk->f.uid);
         fputs(")\n", f);
     } else {
         fprintf(f, "%s   created   %s", ind, tstr(in->first_t, tb, sizeof tb));
@@ -248,7 +265,7 @@ static void print_story(FILE *f, const struct trace *t, int k, int depth)
         fputc('\n', f);
     }
     for (size_t i = 0; in->parent < 0 && i < s->nparents; i++) {
-        const struct event *p = &E[s->parents[i]];
+        const struct event *p = story_event(s, s->parents[i], &ev);
         struct str child;
         bool named = (p->kind == EV_BOUNCE_NOTICE && str_eq(p->text, in->qid)) ||
                      (p->kind == EV_DELIVERY && (trace_reply_forwarded_as(p->f.reply, &child) ||
@@ -264,7 +281,7 @@ static void print_story(FILE *f, const struct trace *t, int k, int depth)
         fputc('\n', f);
     }
     if (in->qmgr >= 0) {
-        const struct event *q = &E[in->qmgr];
+        const struct event *q = story_event(s, in->qmgr, &ev);
         fprintf(f, "%s   sender    <", ind);
         put_safe(f, q->f.from);
         fputs(">, ", f);
@@ -272,27 +289,34 @@ static void print_story(FILE *f, const struct trace *t, int k, int depth)
         fputs(" bytes, ", f);
         put_safe(f, q->f.nrcpt);
         fputs(" recipient(s)\n", f);
+    } else {
+        struct str from = action_sender(s, in);
+        if (from.p) {
+            fprintf(f, "%s   sender    <", ind);
+            put_safe(f, from);
+            fputs("> (from the cleanup line; the queue manager never saw the message)\n", f);
+        }
     }
-    if (in->msgid >= 0) {
+    if (in->msgid_ev >= 0) {
         fprintf(f, "%s   msg-id    <", ind);
-        put_safe(f, E[in->msgid].f.message_id);
+        put_safe(f, in->msgid);
         fputs(">\n", f);
     }
     if (in->hold >= 0) {
-        fprintf(f, "%s   held      %s (%s)", ind, tstr(E[in->hold].h.t, tb, sizeof tb),
+        fprintf(f, "%s   held      %s (%s)", ind, tstr(E[in->hold].t, tb, sizeof tb),
                 E[in->hold].kind == EV_HOLD ? "header/body checks" : "postsuper -h");
-        if (in->release > in->hold) fprintf(f, ", released %s by postsuper -H", tstr(E[in->release].h.t, tb, sizeof tb));
+        if (in->release > in->hold) fprintf(f, ", released %s by postsuper -H", tstr(E[in->release].t, tb, sizeof tb));
         fputc('\n', f);
     }
-    if (in->discard >= 0) fprintf(f, "%s   discarded %s by header/body checks (silently: the sender was told it was delivered)\n", ind, tstr(E[in->discard].h.t, tb, sizeof tb));
+    if (in->discard >= 0) fprintf(f, "%s   discarded %s by header/body checks (silently: the sender was told it was delivered)\n", ind, tstr(E[in->discard].t, tb, sizeof tb));
     if (in->reject >= 0) {
-        fprintf(f, "%s   rejected  %s by cleanup: ", ind, tstr(E[in->reject].h.t, tb, sizeof tb));
-        put_safe(f, E[in->reject].h.msg);
+        fprintf(f, "%s   rejected  %s by cleanup: ", ind, tstr(E[in->reject].t, tb, sizeof tb));
+        put_safe(f, story_event(s, in->reject, &ev)->h.msg);
         fputc('\n', f);
     }
-    if (in->expired >= 0) fprintf(f, "%s   expired   %s: too long in the queue, returned to the sender\n", ind, tstr(E[in->expired].h.t, tb, sizeof tb));
+    if (in->expired >= 0) fprintf(f, "%s   expired   %s: too long in the queue, returned to the sender\n", ind, tstr(E[in->expired].t, tb, sizeof tb));
     if (in->removed >= 0)
-        fprintf(f, "%s   removed   %s%s\n", ind, tstr(E[in->removed].h.t, tb, sizeof tb),
+        fprintf(f, "%s   removed   %s%s\n", ind, tstr(E[in->removed].t, tb, sizeof tb),
                 in->removed_by_postsuper ? " by postsuper -d (deleted by an administrator)" : "");
     else if (!in->finished)
         fprintf(f, "%s   queued    still in the queue at the end of the log (last line %s)\n", ind, tstr(in->last_t, tb, sizeof tb));
@@ -324,36 +348,47 @@ static void print_story(FILE *f, const struct trace *t, int k, int depth)
             print_story(f, t, in->kids[j].child, depth + 1);
 }
 
-static void print_summary(FILE *f, const struct trace *t, int k)
+static void print_summary(FILE *f, struct trace *t, int k)
 {
-    const struct story *s = &t->st;
+    struct story *s = &t->st;
     const struct tinst *in = &s->in[k];
+    struct event ev;
     char tb[40];
     fprintf(f, "%s  ", tstr(in->first_t, tb, sizeof tb));
     put_safe(f, in->host);
     fputs("  ", f);
     put_safe(f, in->qid);
     fputs("  <", f);
-    if (in->qmgr >= 0) put_safe(f, s->evs[in->qmgr].f.from);
+    if (in->qmgr >= 0) put_safe(f, story_event(s, in->qmgr, &ev)->f.from);
     else {
-        struct pf_fields tf;
-        int a = in->hold >= 0 ? in->hold : in->discard >= 0 ? in->discard : in->reject;
-        if (a >= 0) {
-            trace_action_trailer(&s->evs[a], &tf);
-            put_safe(f, tf.from);
-        } else fputc('?', f);
+        struct str from = action_sender(s, in);
+        if (from.p) put_safe(f, from);
+        else fputc('?', f);
     }
     fputs("> ->", f);
     if (!in->nr) fprintf(f, " %s", msg_state_name(in));
-    for (size_t i = 0; i < in->nr && i < SUMMARY_RCPTS; i++) {
-        const struct trcpt *r = &in->r[i];
-        fprintf(f, "%s <", i ? "," : "");
+    /* the recipients that matched the search first */
+    size_t order[SUMMARY_RCPTS], no = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < in->nr && no < SUMMARY_RCPTS; i++) {
+            bool m = trace_addr_match(t, in->r[i].to) || trace_addr_match(t, in->r[i].orig_to);
+            if (m == (pass == 0)) order[no++] = i;
+        }
+    for (size_t j = 0; j < no; j++) {
+        const struct trcpt *r = &in->r[order[j]];
+        fprintf(f, "%s <", j ? "," : "");
         put_safe(f, r->to);
-        fprintf(f, ">: %s", story_state_name(r->state));
+        fputc('>', f);
+        if (r->orig_to.len && !str_eq(r->orig_to, r->to)) {
+            fputs(" (for <", f);
+            put_safe(f, r->orig_to);
+            fputs(">)", f);
+        }
+        fprintf(f, ": %s", story_state_name(r->state));
         if (r->attempts > 1) fprintf(f, " after %u attempts", r->attempts);
         if (r->last >= 0 && r->state != RS_DELIVERED) {
             fputc(' ', f);
-            put_safe(f, s->evs[r->last].f.dsn);
+            put_safe(f, story_event(s, r->last, &ev)->f.dsn);
         }
     }
     if (in->nr > SUMMARY_RCPTS) fprintf(f, ", +%zu more", in->nr - SUMMARY_RCPTS);
@@ -366,9 +401,10 @@ static void print_summary(FILE *f, const struct trace *t, int k)
     fputc('\n', f);
 }
 
-static void print_noqueue(FILE *f, const struct story *s, int i)
+static void print_noqueue(FILE *f, struct story *s, int i)
 {
-    const struct event *e = &s->evs[i];
+    struct event ev;
+    const struct event *e = story_event(s, i, &ev);
     char tb[40], ip[IPADDR_STRLEN] = "";
     if (e->client.family) ipaddr_format(&e->client, ip, sizeof ip);
     fprintf(f, "%s  ", tstr(e->h.t, tb, sizeof tb));
@@ -389,7 +425,7 @@ static int noq_newest(const struct story *s, size_t j) { return s->noq[s->nnoq -
 
 void trace_print_text(struct trace *t, FILE *f)
 {
-    const struct story *s = &t->st;
+    struct story *s = &t->st;
     if (!s->nout && !s->nnoq) {
         fprintf(f, "no message found for %s\n", t->whatbuf);
         return;
@@ -406,7 +442,7 @@ void trace_print_text(struct trace *t, FILE *f)
         size_t i = 0, j = 0;
         while (i < s->nout || j < s->nnoq) {
             bool take_msg = j >= s->nnoq ||
-                            (i < s->nout && s->in[s->out[i]].first_t >= s->evs[noq_newest(s, j)].h.t);
+                            (i < s->nout && s->in[s->out[i]].first_t >= s->ev[noq_newest(s, j)].t);
             if (take_msg) print_summary(f, t, s->out[i++]);
             else print_noqueue(f, s, noq_newest(s, j++));
         }
@@ -438,14 +474,15 @@ static void jw_num(struct jw *w, struct str s)
     else jw_null(w);
 }
 
-static void json_rcpt(struct jw *w, const struct story *s, const struct trcpt *r)
+static void json_rcpt(struct jw *w, struct story *s, const struct trcpt *r)
 {
+    struct event dev;
     jw_obj(w);
     jw_key(w, "to"); jw_str(w, r->to);
     jw_key(w, "orig_to"); jw_strn(w, r->orig_to);
     jw_key(w, "state"); jw_cstr(w, story_state_name(r->state));
     jw_key(w, "attempts"); jw_uint(w, r->attempts);
-    const struct event *d = r->last >= 0 ? &s->evs[r->last] : NULL;
+    const struct event *d = r->last >= 0 ? story_event(s, r->last, &dev) : NULL;
     jw_key(w, "dsn"); jw_strn(w, d ? d->f.dsn : STR_NULL);
     jw_key(w, "dsn_class"); jw_cstr(w, d ? trace_dsn_class(d->f.dsn) : NULL);
     char mb[160] = "";
@@ -484,11 +521,11 @@ static void json_rcpt(struct jw *w, const struct story *s, const struct trcpt *r
     jw_obj_end(w);
 }
 
-static void json_story(FILE *f, const struct trace *t, int k, int depth)
+static void json_story(FILE *f, struct trace *t, int k, int depth)
 {
-    const struct story *s = &t->st;
+    struct story *s = &t->st;
     const struct tinst *in = &s->in[k];
-    const struct event *E = s->evs;
+    struct event qev, ev;
     struct jw w;
     jw_init(&w, f, false);
     jw_obj(&w);
@@ -498,18 +535,24 @@ static void json_story(FILE *f, const struct trace *t, int k, int depth)
     jw_key(&w, "last"); jw_time(&w, in->last_t);
     jw_key(&w, "state"); jw_cstr(&w, msg_state_name(in));
     jw_key(&w, "finished"); jw_bool(&w, in->finished);
-    const struct event *q = in->qmgr >= 0 ? &E[in->qmgr] : NULL;
+    const struct event *q = in->qmgr >= 0 ? story_event(s, in->qmgr, &qev) : NULL;
     jw_key(&w, "sender");
     if (q) jw_str(&w, q->f.from);
-    else if (in->pickup >= 0) jw_str(&w, E[in->pickup].f.from);
-    else jw_null(&w);
+    else if (in->pickup >= 0) jw_str(&w, story_event(s, in->pickup, &ev)->f.from);
+    else {
+        struct str from = action_sender(s, in);
+        if (from.p) jw_str(&w, from);
+        else jw_null(&w);
+    }
     jw_key(&w, "size"); if (q) jw_num(&w, q->f.size); else jw_null(&w);
     jw_key(&w, "nrcpt"); if (q) jw_num(&w, q->f.nrcpt); else jw_null(&w);
-    jw_key(&w, "message_id"); jw_strn(&w, in->msgid >= 0 ? E[in->msgid].f.message_id : STR_NULL);
+    jw_key(&w, "message_id");
+    if (in->msgid_ev >= 0) jw_str(&w, in->msgid);
+    else jw_null(&w);
     jw_key(&w, "origin"); jw_cstr(&w, origin(s, in));
     jw_key(&w, "client");
     if (in->client >= 0) {
-        const struct event *c = &E[in->client];
+        const struct event *c = story_event(s, in->client, &ev);
         char ip[IPADDR_STRLEN] = "";
         if (c->client.family) ipaddr_format(&c->client, ip, sizeof ip);
         jw_obj(&w);
@@ -566,9 +609,10 @@ static void json_story(FILE *f, const struct trace *t, int k, int depth)
             json_story(f, t, in->kids[j].child, depth + 1);
 }
 
-static void json_noqueue(FILE *f, const struct story *s, int i)
+static void json_noqueue(FILE *f, struct story *s, int i)
 {
-    const struct event *e = &s->evs[i];
+    struct event ev;
+    const struct event *e = story_event(s, i, &ev);
     char ip[IPADDR_STRLEN] = "";
     if (e->client.family) ipaddr_format(&e->client, ip, sizeof ip);
     struct jw w;
@@ -608,7 +652,7 @@ static void json_noqueue(FILE *f, const struct story *s, int i)
 
 void trace_print_json(struct trace *t, FILE *f)
 {
-    const struct story *s = &t->st;
+    struct story *s = &t->st;
     for (size_t i = 0; i < s->nout; i++) json_story(f, t, s->out[i], 0);
     for (size_t j = 0; j < s->nnoq; j++) json_noqueue(f, s, noq_newest(s, j));
 }

@@ -10,12 +10,17 @@
  * notices, local(8) "forwarded as", and a "queued as" reply answered by a host whose log is
  * in the input; the child must exist at that time (and, for a hop, carry the same
  * Message-ID when both are known), so a forged ID in a remote reply links nothing.
+ *
+ * Memory: 16 bytes per line (struct tev) plus the messages; the details of a line are
+ * parsed again when printed (story_event), which keeps big address searches small.
  * Every array here is rebuilt per call and freed by story_free().
  */
 #include "report/trace_int.h"
+#include "util/msg.h"
 #include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LINK_SLACK 600            /* s: a notification/forward child exists around its announcement */
 #define HOP_BEFORE 3600           /* s: a hop child is created up to this long before the 250 reply */
@@ -32,6 +37,14 @@ static const char *const via_names[VIA_MAX] = {
 const char *story_state_name(enum rstate s) { return s < RS_MAX ? state_names[s] : "?"; }
 const char *story_via_name(enum link_via v) { return v < VIA_MAX ? via_names[v] : "?"; }
 
+const struct event *story_event(struct story *s, int i, struct event *ev)
+{
+    parse_line(&s->pctx, s->popts, s->recs[i].line, ev);
+    ev->h.t = s->recs[i].t;
+    ev->h.usec = s->recs[i].usec;
+    return ev;
+}
+
 static int rec_cmp(const void *a, const void *b)
 {
     const struct trec *x = a, *y = b;
@@ -39,27 +52,26 @@ static int rec_cmp(const void *a, const void *b)
     return (int)x->kind - (int)y->kind;
 }
 
-static size_t hostqid_key(char *kb, size_t cap, struct str host, struct str qid)
+static size_t hostkey(char *kb, size_t cap, struct str host, struct str id)
 {
-    size_t hl = host.len < 255 ? host.len : 255, ql = qid.len < 40 ? qid.len : 40;
+    size_t hl = host.len < 255 ? host.len : 255, ql = id.len < 40 ? id.len : 40;
     if (hl + 1 + ql > cap) return 0;
     memcpy(kb, host.p, hl);
     kb[hl] = 0;
-    memcpy(kb + hl + 1, qid.p, ql);
+    memcpy(kb + hl + 1, id.p, ql);
     return hl + 1 + ql;
 }
 
 static int inst_new(struct story *s, const struct event *ev, int i)
 {
     s->in = xgrow(s->in, &s->capin, s->nin + 1, sizeof *s->in);
-    size_t capnext = s->capin;
-    s->next_same_qid = xrealloc(s->next_same_qid, capnext * sizeof *s->next_same_qid);
+    s->next_same_qid = xrealloc(s->next_same_qid, s->capin * sizeof *s->next_same_qid);
     int k = (int)s->nin++;
     struct tinst *in = &s->in[k];
     memset(in, 0, sizeof *in);
     in->host = ev->h.host;
     in->qid = ev->qid;
-    in->client = in->pickup = in->msgid = in->qmgr = in->expired = in->removed = -1;
+    in->client = in->pickup = in->msgid_ev = in->qmgr = in->expired = in->removed = -1;
     in->hold = in->release = in->discard = in->reject = -1;
     in->parent = in->parent_ev = in->conn = in->conn_end = -1;
     in->first_pos = s->recs[i].pos;
@@ -124,10 +136,18 @@ static void link_add(struct tinst *in, enum link_via via, struct str qid, int ev
     in->kids[in->nkids++] = (struct tlink){ via, qid, ev, -1, relay };
 }
 
-static void inst_add(struct story *s, int k, int i)
+static enum rstate status_state(struct str st)
+{
+    if (str_eqc(st, "sent")) return RS_DELIVERED;
+    if (str_eqc(st, "deferred")) return RS_DEFERRED;
+    if (str_eqc(st, "bounced")) return RS_BOUNCED;
+    if (str_eqc(st, "expired")) return RS_EXPIRED;
+    return RS_OTHER;
+}
+
+static void inst_add(struct story *s, int k, int i, const struct event *ev)
 {
     struct tinst *in = &s->in[k];
-    const struct event *ev = &s->evs[i];
     if (in->nev < TRACE_MAX_LINES) {
         in->ev = xgrow(in->ev, &in->capev, in->nev + 1, sizeof *in->ev);
         in->ev[in->nev++] = i;
@@ -137,9 +157,20 @@ static void inst_add(struct story *s, int k, int i)
     in->last_pos = s->recs[i].pos;
     in->last_t = ev->h.t;
     switch (ev->kind) {
-    case EV_CLIENT: if (in->client < 0) in->client = i; break;
+    case EV_CLIENT:
+        if (in->client < 0) {
+            in->client = i;
+            in->smtpd = str_eqc(ev->service, "smtpd") && ev->h.pid >= 0;
+            in->smtpd_pid = ev->h.pid;
+        }
+        break;
     case EV_PICKUP: if (in->pickup < 0) in->pickup = i; break;
-    case EV_MESSAGE_ID: if (in->msgid < 0) in->msgid = i; break;
+    case EV_MESSAGE_ID:
+        if (in->msgid_ev < 0) {
+            in->msgid_ev = i;
+            in->msgid = ev->f.message_id;
+        }
+        break;
     case EV_QMGR_FROM: if (in->qmgr < 0) in->qmgr = i; break;
     case EV_EXPIRED: in->expired = i; break;
     case EV_REMOVED:
@@ -172,8 +203,9 @@ static void inst_add(struct story *s, int k, int i)
         in->r[r].attempts++;
         in->r[r].last = i;
         in->r[r].since = ev->h.t;
+        s->ev[i].status = (uint8_t)status_state(ev->f.status);
         struct str id;
-        if (str_eqc(ev->f.status, "sent")) {
+        if (s->ev[i].status == RS_DELIVERED) {
             if (str_eqc(ev->service, "local") && trace_reply_forwarded_as(ev->f.reply, &id))
                 link_add(in, VIA_FORWARD, id, i, STR_NULL);
             else if ((str_eqc(ev->service, "smtp") || str_eqc(ev->service, "lmtp")) &&
@@ -195,34 +227,25 @@ static void inst_add(struct story *s, int k, int i)
     }
 }
 
-static enum rstate status_state(struct str st)
-{
-    if (str_eqc(st, "sent")) return RS_DELIVERED;
-    if (str_eqc(st, "deferred")) return RS_DEFERRED;
-    if (str_eqc(st, "bounced")) return RS_BOUNCED;
-    if (str_eqc(st, "expired")) return RS_EXPIRED;
-    return RS_OTHER;
-}
-
 static void inst_finish(struct story *s, struct tinst *in)
 {
-    const struct event *E = s->evs;
+    const struct tev *E = s->ev;
     in->finished = in->removed >= 0 || in->discard >= 0 || in->reject >= 0;
     bool held = in->hold >= 0 && in->release < in->hold;
     for (size_t i = 0; i < in->nr; i++) {
         struct trcpt *r = &in->r[i];
         if (r->last >= 0) {
-            r->state = status_state(E[r->last].f.status);
+            r->state = (enum rstate)E[r->last].status;
             if (r->state != RS_DEFERRED) continue;
-            if (in->expired > r->last) { r->state = RS_EXPIRED; r->since = E[in->expired].h.t; }
-            else if (in->removed > r->last && in->removed_by_postsuper) { r->state = RS_DELETED; r->since = E[in->removed].h.t; }
-            else if (held && in->hold > r->last) { r->state = RS_HELD; r->since = E[in->hold].h.t; }
+            if (in->expired > r->last) { r->state = RS_EXPIRED; r->since = E[in->expired].t; }
+            else if (in->removed > r->last && in->removed_by_postsuper) { r->state = RS_DELETED; r->since = E[in->removed].t; }
+            else if (held && in->hold > r->last) { r->state = RS_HELD; r->since = E[in->hold].t; }
             continue;
         }
         if (r->state == RS_REJECTED || r->state == RS_DISCARDED) continue;
-        if (in->removed >= 0 && in->removed_by_postsuper) { r->state = RS_DELETED; r->since = E[in->removed].h.t; }
-        else if (in->expired >= 0) { r->state = RS_EXPIRED; r->since = E[in->expired].h.t; }
-        else if (held) { r->state = RS_HELD; r->since = E[in->hold].h.t; }
+        if (in->removed >= 0 && in->removed_by_postsuper) { r->state = RS_DELETED; r->since = E[in->removed].t; }
+        else if (in->expired >= 0) { r->state = RS_EXPIRED; r->since = E[in->expired].t; }
+        else if (held) { r->state = RS_HELD; r->since = E[in->hold].t; }
         else r->state = RS_QUEUED;
     }
 }
@@ -239,7 +262,7 @@ static int64_t iabs64(int64_t v) { return v < 0 ? -v : v; }
 static int resolve_link(struct story *s, int pi, const struct tlink *l)
 {
     const struct tinst *p = &s->in[pi];
-    int64_t at = s->evs[l->ev].h.t;
+    int64_t at = s->ev[l->ev].t;
     int *head = hmap_get(&s->byqid, l->qid);
     int best = -1;
     int64_t bestd = INT64_MAX;
@@ -251,9 +274,7 @@ static int resolve_link(struct story *s, int pi, const struct tlink *l)
         int64_t d = iabs64(ci->first_t - at);
         if (l->via == VIA_QUEUED) {
             if (ci->first_t < at - HOP_BEFORE || ci->first_t > at + LINK_SLACK) continue;
-            if (p->msgid >= 0 && ci->msgid >= 0 &&
-                !str_eq(s->evs[p->msgid].f.message_id, s->evs[ci->msgid].f.message_id))
-                continue;
+            if (p->msgid_ev >= 0 && ci->msgid_ev >= 0 && !str_eq(p->msgid, ci->msgid)) continue;
             /* prefer the host the relay points at: ours for loopback, another one otherwise */
             if (str_eq(ci->host, p->host) != loop) d += 1;
         } else {
@@ -282,45 +303,41 @@ static bool session_end(enum ev_kind k)
     return k == EV_DISCONNECT || k == EV_LOST_CONN || k == EV_TIMEOUT || k == EV_TOO_MANY_ERRORS;
 }
 
+static void session_line(struct story *s, int i, const struct event *ev)
+{
+    char kb[320], pb[24];
+    int pl = snprintf(pb, sizeof pb, "%ld", ev->h.pid);
+    size_t kl = hostkey(kb, sizeof kb, ev->h.host, str_make(pb, (size_t)pl));
+    if (!kl) return;
+    struct ilist *L = hmap_put(&s->sessions, str_make(kb, kl), NULL);
+    L->v = xgrow(L->v, &L->cap, L->n + 1, sizeof *L->v);
+    L->v[L->n++] = i;
+}
+
 static void sessions(struct story *s)
 {
-    struct hmap by;
-    hmap_init(&by, sizeof(struct ilist));
-    char kb[320];
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->recs[i].kind != REC_SESSION) continue;
-        const struct event *ev = &s->evs[i];
-        char pb[24];
-        int pl = snprintf(pb, sizeof pb, "%ld", ev->h.pid);
-        size_t kl = hostqid_key(kb, sizeof kb, ev->h.host, str_make(pb, (size_t)pl));
-        if (!kl) continue;
-        struct ilist *L = hmap_put(&by, str_make(kb, kl), NULL);
-        L->v = xgrow(L->v, &L->cap, L->n + 1, sizeof *L->v);
-        L->v[L->n++] = (int)i;
-    }
+    char kb[320], pb[24];
     for (size_t k = 0; k < s->nin; k++) {
         struct tinst *in = &s->in[k];
-        if (!in->in_output || in->client < 0) continue;
-        const struct event *c = &s->evs[in->client];
-        char pb[24];
-        int pl = snprintf(pb, sizeof pb, "%ld", c->h.pid);
-        size_t kl = hostqid_key(kb, sizeof kb, c->h.host, str_make(pb, (size_t)pl));
-        struct ilist *L = kl ? hmap_get(&by, str_make(kb, kl)) : NULL;
+        if (!in->in_output || in->client < 0 || !in->smtpd) continue;
+        int pl = snprintf(pb, sizeof pb, "%ld", in->smtpd_pid);
+        size_t kl = hostkey(kb, sizeof kb, in->host, str_make(pb, (size_t)pl));
+        struct ilist *L = kl ? hmap_get(&s->sessions, str_make(kb, kl)) : NULL;
         if (!L) continue;
         size_t j = 0;
         while (j < L->n && L->v[j] < in->client) j++;
         for (size_t e = j; e < L->n; e++) {
-            enum ev_kind kd = s->evs[L->v[e]].kind;
+            enum ev_kind kd = (enum ev_kind)s->ev[L->v[e]].kind;
             if (kd == EV_CONNECT) break;          /* our session's end is not in the input */
             if (session_end(kd)) { in->conn_end = L->v[e]; break; }
         }
         bool rejects = true;
         for (size_t e = j; e-- > 0;) {
-            const struct event *se = &s->evs[L->v[e]];
-            if (session_end(se->kind)) break;
-            if (se->kind == EV_CONNECT) { in->conn = L->v[e]; break; }
-            if (se->kind == EV_CLIENT) rejects = false;   /* an earlier transaction */
-            if (se->kind == EV_TLS || (se->kind == EV_REJECT && rejects)) {
+            enum ev_kind kd = (enum ev_kind)s->ev[L->v[e]].kind;
+            if (session_end(kd)) break;
+            if (kd == EV_CONNECT) { in->conn = L->v[e]; break; }
+            if (kd == EV_CLIENT) rejects = false;   /* an earlier transaction */
+            if (kd == EV_TLS || (kd == EV_REJECT && rejects)) {
                 in->sess = xgrow(in->sess, &in->capsess, in->nsess + 1, sizeof *in->sess);
                 in->sess[in->nsess++] = L->v[e];
             }
@@ -332,20 +349,14 @@ static void sessions(struct story *s)
             in->sess[b - 1] = tmp;
         }
     }
-    size_t it = 0;
-    struct str key;
-    void *v;
-    while (hmap_next(&by, &it, &key, &v)) free(((struct ilist *)v)->v);
-    hmap_free(&by);
 }
 
 /* ---- output order ---- */
 
-static const struct story *cmp_story;
-
-static int newest_first(const void *a, const void *b)
+static int newest_first(const void *a, const void *b, void *arg)
 {
-    const struct tinst *x = &cmp_story->in[*(const int *)a], *y = &cmp_story->in[*(const int *)b];
+    const struct story *s = arg;
+    const struct tinst *x = &s->in[*(const int *)a], *y = &s->in[*(const int *)b];
     if (x->first_t != y->first_t) return x->first_t > y->first_t ? -1 : 1;
     return x->first_pos > y->first_pos ? -1 : x->first_pos < y->first_pos;
 }
@@ -360,6 +371,10 @@ static bool has_wanted_ancestor(const struct story *s, int k)
 void story_build(struct trace *t)
 {
     struct story *s = &t->st;
+    if (t->built_nrecs == t->nrecs) return;     /* nothing new since the last build */
+    t->built_nrecs = t->nrecs;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     story_free(s);
     s->n = t->nrecs;
     s->recs = xmalloc((s->n ? s->n : 1) * sizeof *s->recs);
@@ -369,31 +384,36 @@ void story_build(struct trace *t)
     for (size_t i = 0; i < s->n; i++)
         if (!w || s->recs[i].pos != s->recs[w - 1].pos) s->recs[w++] = s->recs[i];
     s->n = w;
-    s->evs = xcalloc(s->n ? s->n : 1, sizeof *s->evs);
+    s->ev = xcalloc(s->n ? s->n : 1, sizeof *s->ev);
     hmap_init(&s->cur, sizeof(int));
     hmap_init(&s->byqid, sizeof(int));
+    hmap_init(&s->sessions, sizeof(struct ilist));
+    /* the time of each line is already known: parse with a reference far from every line
+     * (no year decisions, the hour cache works) and put the time back */
+    int64_t maxt = 0;
+    for (size_t i = 0; i < s->n; i++) if (s->recs[i].t > maxt) maxt = s->recs[i].t;
+    s->pctx = (struct syslog_ctx){ .ref = maxt + 7 * 86400 };
+    s->popts = &t->popts;
     char kb[320];
+    struct event ev;
     for (size_t i = 0; i < s->n; i++) {
-        struct syslog_ctx ctx = { .ref = s->recs[i].t };
-        struct event *ev = &s->evs[i];
-        parse_line(&ctx, &t->popts, s->recs[i].line, ev);
-        ev->h.t = s->recs[i].t;
-        ev->h.usec = s->recs[i].usec;
+        story_event(s, (int)i, &ev);
+        s->ev[i].t = ev.h.t;
+        s->ev[i].kind = (uint8_t)ev.kind;
         switch (s->recs[i].kind) {
         case REC_STORY: {
-            if (!ev->qid.len) break;
-            size_t kl = hostqid_key(kb, sizeof kb, ev->h.host, ev->qid);
+            if (!ev.qid.len) break;
+            size_t kl = hostkey(kb, sizeof kb, ev.h.host, ev.qid);
             if (!kl) break;
             bool isnew;
             int *cur = hmap_put(&s->cur, str_make(kb, kl), &isnew);
-            if (isnew || starts_new(&s->in[*cur], ev)) {
-                int k = inst_new(s, ev, (int)i);
-                cur = hmap_get(&s->cur, str_make(kb, kl));
-                *cur = k;
-            }
-            inst_add(s, *cur, (int)i);
+            if (isnew || starts_new(&s->in[*cur], &ev)) *cur = inst_new(s, &ev, (int)i);
+            inst_add(s, *cur, (int)i, &ev);
             break;
         }
+        case REC_SESSION:
+            session_line(s, (int)i, &ev);
+            break;
         case REC_NOQUEUE:
             s->noq = xgrow(s->noq, &s->capnoq, s->nnoq + 1, sizeof *s->noq);
             s->noq[s->nnoq++] = (int)i;
@@ -426,7 +446,7 @@ void story_build(struct trace *t)
             in->wanted = str_eq(in->qid, t->needle);
             continue;
         }
-        size_t kl = hostqid_key(kb, sizeof kb, in->host, in->qid);
+        size_t kl = hostkey(kb, sizeof kb, in->host, in->qid);
         const struct thit *h = kl ? hmap_get(&t->hits, str_make(kb, kl)) : NULL;
         in->wanted = h && h->n > 0 && in->first_pos <= h->last_pos && in->last_pos >= h->first_pos;
     }
@@ -443,12 +463,11 @@ void story_build(struct trace *t)
         if (trees) mark_output(s, (int)k, 0);
         else in->in_output = true;
     }
-    if (t->what != TW_QID) {
-        cmp_story = s;
-        qsort(s->out, s->nout, sizeof *s->out, newest_first);
-        cmp_story = NULL;
-    }
+    if (t->what != TW_QID) qsort_r(s->out, s->nout, sizeof *s->out, newest_first, s);
     sessions(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    msg_debug("trace story: %zu lines, %zu messages, %zu listed: %.3f s", s->n, s->nin, s->nout,
+              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 void story_free(struct story *s)
@@ -459,14 +478,19 @@ void story_free(struct story *s)
         free(s->in[k].kids);
         free(s->in[k].sess);
     }
+    size_t it = 0;
+    struct str key;
+    void *v;
+    while (s->sessions.count && hmap_next(&s->sessions, &it, &key, &v)) free(((struct ilist *)v)->v);
+    hmap_free(&s->sessions);
+    hmap_free(&s->cur);
+    hmap_free(&s->byqid);
     free(s->in);
     free(s->recs);
-    free(s->evs);
+    free(s->ev);
     free(s->next_same_qid);
     free(s->noq);
     free(s->out);
     free(s->parents);
-    if (s->cur.cap || s->cur.count) hmap_free(&s->cur);
-    if (s->byqid.cap || s->byqid.count) hmap_free(&s->byqid);
     memset(s, 0, sizeof *s);
 }
