@@ -189,7 +189,7 @@ static void print_rcpt(FILE *f, struct story *s, const struct tinst *in, const s
             put_safe(f, rid);
             fputs(" at ", f);
             put_safe(f, d->f.relay);
-            fputs(": quote it to that server's postmaster\n", f);
+            fputs(" (no such message in the logs given): quote it to that server's postmaster\n", f);
         }
     }
 }
@@ -230,8 +230,17 @@ static void print_story(FILE *f, struct trace *t, int k, int depth)
     fputs(" on ", f);
     put_safe(f, in->host);
     if (in->parent >= 0) {
-        fprintf(f, " (%s of ", story_via_name(in->via));
+        static const char *const of[VIA_MAX] = {
+            "non-delivery notification of", "delay notification of",
+            "delivery status notification of", "postmaster notification of",
+            "forwarded copy of", "next hop (queued as) of",
+        };
+        fprintf(f, " (%s ", of[in->via]);
         put_safe(f, s->in[in->parent].qid);
+        if (!str_eq(s->in[in->parent].host, in->host)) {
+            fputs(" on ", f);
+            put_safe(f, s->in[in->parent].host);
+        }
         fputc(')', f);
     }
     fputs(": ", f);
@@ -264,14 +273,17 @@ static void print_story(FILE *f, struct trace *t, int k, int depth)
         if (in->parent >= 0) fprintf(f, " (%s)", story_via_name(in->via));
         fputc('\n', f);
     }
+    struct str shown = STR_NULL;
     for (size_t i = 0; in->parent < 0 && i < s->nparents; i++) {
         const struct event *p = story_event(s, s->parents[i], &ev);
+        if (shown.len && str_eq(shown, p->qid)) continue;       /* one line per parent */
         struct str child;
         bool named = (p->kind == EV_BOUNCE_NOTICE && str_eq(p->text, in->qid)) ||
                      (p->kind == EV_DELIVERY && (trace_reply_forwarded_as(p->f.reply, &child) ||
                                                  trace_reply_queued_as(p->f.reply, &child)) &&
                       str_eq(child, in->qid));
         if (!named || p->h.t > in->last_t + 600 || p->h.t + 3600 < in->first_t) continue;
+        shown = p->qid;
         fprintf(f, "%s   made by   ", ind);
         put_safe(f, p->qid);
         fputs(" on ", f);
@@ -323,15 +335,12 @@ static void print_story(FILE *f, struct trace *t, int k, int depth)
     for (size_t i = 0; i < in->nr; i++) print_rcpt(f, s, in, &in->r[i], ind);
     for (size_t j = 0; j < in->nkids; j++) {
         const struct tlink *l = &in->kids[j];
+        if (l->via == VIA_QUEUED && l->child < 0) continue;   /* a remote ID: told per recipient */
         fprintf(f, "%s   child     ", ind);
         put_safe(f, l->qid);
         fprintf(f, " (%s): ", story_via_name(l->via));
         if (l->child >= 0) fputs("below\n", f);
-        else if (l->via == VIA_QUEUED) {
-            fputs("not in the logs given; the ID to quote to the postmaster of ", f);
-            put_safe(f, l->relay);
-            fputc('\n', f);
-        } else fputs("not in the logs given\n", f);
+        else fputs("not in the logs given\n", f);
     }
     size_t n;
     int *lines = story_lines(in, &n);
@@ -430,6 +439,9 @@ void trace_print_text(struct trace *t, FILE *f)
         fprintf(f, "no message found for %s\n", t->whatbuf);
         return;
     }
+    if (t->what == TW_QID && s->nout > 1)
+        fprintf(f, "(queue ID %s was used by %zu messages in the logs given: Postfix reuses IDs)\n\n",
+                t->whatbuf, s->nout);
     if (t->what == TW_QID || t->o.verbose) {
         for (size_t i = 0; i < s->nout; i++) {
             if (i) fputc('\n', f);
