@@ -645,10 +645,11 @@ static bool follow_children(const struct trace *t)
     return t->what == TW_QID || t->o.verbose || t->o.json;
 }
 
-/* Its first lines (smtpd client=, pickup, cleanup) are not among those found. */
+/* Its first line (smtpd client= or pickup) is not among those found. Notifications and
+ * forwarded copies start with cleanup: a child, or a message from <>, is complete without. */
 static bool start_missing(const struct tinst *in)
 {
-    return in->client < 0 && in->pickup < 0 && in->msgid_ev < 0;
+    return in->client < 0 && in->pickup < 0 && in->parent < 0 && !in->null_sender;
 }
 
 static size_t next_targets(struct trace *t)
@@ -665,7 +666,7 @@ static size_t next_targets(struct trace *t)
             target_add(t, in->qid, sp->hi, POS_EOF);
             sp->hi = POS_EOF;
         }
-        if (sp && start_missing(in) && sp->lo > 0) {
+        if (sp && start_missing(in) && sp->lo > 0 && sp->back < TRACE_MAX_BACK) {
             uint64_t lo, hi, step = (uint64_t)TRACE_WIN_EXTEND << (sp->back < 6 ? sp->back : 6);
             window(t, sp->lo, sp->lo, (size_t)step, 0, &lo, &hi);
             target_add(t, in->qid, lo, sp->lo);

@@ -13,8 +13,9 @@
  *   2. for addresses and Message-IDs, a pass over byte windows around the hits that
  *      collects every line whose queue-ID slot is one of the messages found; a message not
  *      finished (no "removed") at the end of its window is followed to the end of the input,
- *      one whose first lines (client=, pickup, cleanup) are missing is looked for further
- *      back, TRACE_WIN_EXTEND bytes at a time (growing);
+ *      one whose first line (smtpd client= or pickup; notifications and forwarded copies
+ *      start with cleanup) is missing is looked for further back, TRACE_WIN_EXTEND bytes
+ *      and then twice as much, at most three times;
  *   3. children (bounce/delay notifications, "forwarded as", "queued as" hops answered by a
  *      host whose log is in the input) are searched in windows around the line that names
  *      them, and followed the same way (at most TRACE_MAX_DEPTH generations);

@@ -25,6 +25,7 @@
 #define TRACE_MAX_NEEDLES 3           /* more search keys than this: per-line key lookup */
 #define TRACE_BLOOM_BITS (1u << 18)
 #define TRACE_WIN_EXTEND (32u << 20)  /* backward/forward steps when a window was too small */
+#define TRACE_MAX_BACK 3              /* backward steps: 32, 64, 128 MB before the first hit */
 
 enum rec_kind {
     REC_STORY,      /* queue-ID slot is a searched ID */
@@ -100,7 +101,7 @@ struct tinst {
     int *ev;                      /* line indices, input order */
     size_t nev, capev, omitted;
     int client, pickup, msgid_ev, qmgr, expired, removed, hold, release, discard, reject;
-    bool removed_by_postsuper, finished, wanted, in_output, smtpd;
+    bool removed_by_postsuper, finished, wanted, in_output, smtpd, null_sender;
     long smtpd_pid;
     struct trcpt *r;
     size_t nr, capr;

@@ -171,7 +171,12 @@ static void inst_add(struct story *s, int k, int i, const struct event *ev)
             in->msgid = ev->f.message_id;
         }
         break;
-    case EV_QMGR_FROM: if (in->qmgr < 0) in->qmgr = i; break;
+    case EV_QMGR_FROM:
+        if (in->qmgr < 0) {
+            in->qmgr = i;
+            in->null_sender = ev->f.from.len == 0;
+        }
+        break;
     case EV_EXPIRED: in->expired = i; break;
     case EV_REMOVED:
         in->removed = i;
