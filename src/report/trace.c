@@ -470,8 +470,8 @@ static void file_begin(void *global, size_t idx, const char *path, const char *m
         t->tr[t->ntr++] = (struct trange){ POS_OFF(lo), POS_OFF(hi), (uint32_t)i };
         sum += hi - lo;
     }
-    qsort(t->ranges, t->nranges, sizeof *t->ranges, range_cmp);
-    qsort(t->tr, t->ntr, sizeof *t->tr, trange_cmp);
+    if (t->nranges > 1) qsort(t->ranges, t->nranges, sizeof *t->ranges, range_cmp);
+    if (t->ntr > 1) qsort(t->tr, t->ntr, sizeof *t->tr, trange_cmp);
     size_t w = 0;
     for (size_t i = 0; i < t->nranges; i++) {
         if (w && t->ranges[i].lo <= t->ranges[w - 1].hi) {

@@ -468,7 +468,7 @@ void story_build(struct trace *t)
         if (trees) mark_output(s, (int)k, 0);
         else in->in_output = true;
     }
-    if (t->what != TW_QID) qsort_r(s->out, s->nout, sizeof *s->out, newest_first, s);
+    if (t->what != TW_QID && s->nout > 1) qsort_r(s->out, s->nout, sizeof *s->out, newest_first, s);
     sessions(s);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     msg_debug("trace story: %zu lines, %zu messages, %zu listed: %.3f s", s->n, s->nin, s->nout,
