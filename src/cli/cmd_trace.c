@@ -26,8 +26,7 @@ static const char usage[] =
     "  --since T, --until T   only messages with a matching line in this window\n"
     "  --now T        reference time for year-less stamps\n"
     "  --max N        at most N messages, the newest (default 10000)\n"
-    "  --rotated      read each LOG's logrotate family, oldest first\n"
-    "  --threads N    worker threads (default: CPUs)\n"
+    CLI_INPUT_HELP
     "  --debug        how the search went (passes, time, lines parsed) on stderr\n"
     "  LOG            files (plain, .gz, .xz, .zst) or - for stdin;\n"
     "                 default /var/log/mail.log (or /var/log/maillog)\n"
@@ -93,6 +92,7 @@ static int run(int argc, char **argv)
     }
     if (co.json) trace_print_json(t, stdout);
     else trace_print_text(t, stdout);
+    if (trace_input_stats(t)) cli_print_stats(&co, trace_input_stats(t));
     trace_free(t);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 }

@@ -24,8 +24,10 @@
 #include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 struct active { uint32_t tr; bool valid; uint64_t from, lim, hit; };
 
@@ -496,14 +498,15 @@ static int run_pass(struct trace *t, const struct scan_opts *so)
         .chunk_new = chunk_new, .feed = feed_plain, .merge = merge, .want_line = want_line,
         .global = t, .find = find_hook, .skip = skip_hook, .feed_at = feed_at, .file_begin = file_begin,
     };
-    struct scan_stats st;
+    struct scan_stats st, *stp = t->have_first ? &st : &t->first;
     struct timespec a, b;
     uint64_t parsed0 = t->parsed;
     size_t recs0 = t->nrecs;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    int rc = (t->o.scan_fn ? t->o.scan_fn : scan_run)(so, &c, &st);
+    int rc = (t->o.scan_fn ? t->o.scan_fn : scan_run)(so, &c, stp);
     clock_gettime(CLOCK_MONOTONIC, &b);
-    scan_stats_free(&st);
+    if (t->have_first) scan_stats_free(&st);
+    t->have_first = true;
     t->passes++;
     msg_debug("trace pass %u (%s, %zu keys, %s): %.3f s, %llu lines parsed, %zu kept",
               t->passes, t->pass == P_SELECT ? "select" : t->pass == P_STORY ? "story" : "session",
@@ -717,9 +720,49 @@ static void streams_searched_all(struct trace *t)
         searched_add(t, str_make(t->targets[i].key, t->targets[i].keylen), 0, POS_EOF);
 }
 
+/* stdin can be read once, and a trace reads its input in several passes: copy it to a
+ * temporary file (removed by trace_free) and read that instead. */
+static int spool_stdin(struct trace *t, struct scan_opts *so)
+{
+    bool any = false;
+    for (size_t i = 0; i < so->npaths; i++) any |= strcmp(so->paths[i], "-") == 0;
+    if (!any || t->o.scan_fn) return 0;
+    const char *dir = getenv("TMPDIR");
+    t->spool = xasprintf("%s/mailwarden-trace.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(t->spool);
+    if (fd < 0) {
+        msg_error("cannot create a temporary file for stdin (%s): %s", t->spool, strerror(errno));
+        free(t->spool);
+        t->spool = NULL;
+        return -1;
+    }
+    char *buf = xmalloc(1 << 20);
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(0, buf, 1 << 20)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { msg_error("reading stdin: %s", strerror(errno)); rc = -1; break; }
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(fd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0) { msg_error("writing %s: %s", t->spool, strerror(errno)); rc = -1; break; }
+            w += k;
+        }
+        if (rc) break;
+    }
+    free(buf);
+    close(fd);
+    t->paths = xcalloc(so->npaths, sizeof *t->paths);
+    for (size_t i = 0; i < so->npaths; i++)
+        t->paths[i] = strcmp(so->paths[i], "-") == 0 ? t->spool : so->paths[i];
+    so->paths = t->paths;
+    return rc;
+}
+
 int trace_run(struct trace *t, const struct scan_opts *so_in)
 {
     struct scan_opts so = *so_in;
+    if (spool_stdin(t, &so) < 0) return -1;
     t->popts = so.parse;
     so.since = INT64_MIN;
     so.until = INT64_MAX;
@@ -799,6 +842,11 @@ struct trace *trace_new(const struct trace_opts *o, char *err, size_t errlen)
 
 size_t trace_count(const struct trace *t) { return t->st.nout; }
 
+const struct scan_stats *trace_input_stats(const struct trace *t)
+{
+    return t->have_first ? &t->first : NULL;
+}
+
 void trace_stats(const struct trace *t, unsigned *passes, uint64_t *parsed)
 {
     if (passes) *passes = t->passes;
@@ -819,6 +867,10 @@ void trace_free(struct trace *t)
     hmap_free(&t->keys);
     hmap_free(&t->hits);
     hmap_free(&t->searched);
+    if (t->have_first) scan_stats_free(&t->first);
+    if (t->spool) unlink(t->spool);
+    free(t->spool);
+    free(t->paths);
     free(t->whatbuf);
     free(t->selbuf);
     free(t);

@@ -31,7 +31,8 @@
  * TRACE_MAX_LINES lines per message (the rest counted), TRACE_MAX_DEPTH generations of
  * children. Windows: TRACE_WIN_BEFORE bytes before the first hit, TRACE_WIN_AFTER after the
  * last (extended as above), TRACE_WIN_SESSION around a client= line (then
- * TRACE_WIN_EXTEND). Streams (stdin, compressed files) are searched whole on every pass.
+ * TRACE_WIN_EXTEND). Streams (compressed files, the journal) are searched whole on every
+ * pass; stdin is first copied to a temporary file (removed by trace_free).
  *
  * --json: one JSON document per message, one per line (JSON Lines), in output order; a
  * message's children follow it. Schema (docs/trace-json.md has the long form):
@@ -101,7 +102,10 @@ int trace_run(struct trace *t, const struct scan_opts *so);
 size_t trace_count(const struct trace *t);
 void trace_print_text(struct trace *t, FILE *f);
 void trace_print_json(struct trace *t, FILE *f);
-/* Passes run and lines parsed (for -v diagnostics and tests). */
+/* Input statistics of the first pass (files, bytes; lines only where parsed: a search
+ * skips most lines), NULL before trace_run. */
+const struct scan_stats *trace_input_stats(const struct trace *t);
+/* Passes run and lines parsed (for --debug and tests). */
 void trace_stats(const struct trace *t, unsigned *passes, uint64_t *parsed);
 void trace_free(struct trace *t);
 

@@ -190,6 +190,10 @@ struct trace {
     unsigned session_rounds;
     struct story st;
     size_t dropped_old;           /* messages beyond max_messages */
+    char *spool;                  /* stdin copied here (a search reads its input more than once) */
+    char **paths;                 /* the inputs with "-" replaced by spool */
+    struct scan_stats first;      /* input statistics of the first pass (--stats) */
+    bool have_first;
 };
 
 /* Does the address a match the search (byte for byte, or the "@domain" suffix)? */

@@ -183,6 +183,30 @@ done
 t 5876D1045C9 --threads 1 "$TMP/trad.log" > "$TMP/t1.txt"; t 5876D1045C9 "$TMP/trad.log" > "$TMP/t2.txt"
 check_cmd threads-1-same cmp -s "$TMP/t1.txt" "$TMP/t2.txt"
 
+# stdin: read once, searched in several passes (copied to a temporary file)
+zcat "$TRAD" | t 5876D1045C9 - > "$TMP/stdin.txt"
+check_cmd stdin-equals-file cmp -s "$TMP/stdin.txt" "$TMP/5876D1045C9.txt"
+# a rotated family split in the middle of a story (the smtpd session starts in mail.log.1)
+head -n 2 "$MX" > "$TMP/mail.log.1"; tail -n +3 "$MX" > "$TMP/mail.log"
+t --rotated 1A2B3C4D5E "$TMP/mail.log" > "$TMP/rot.txt"
+has rotated-connect-in-older-file "$TMP/rot.txt" "postfix/smtpd[1001]: connect from mail.sender.test[192.0.2.10]"
+has rotated-story "$TMP/rot.txt" "== 6F7E8D9C0B on mx (next hop (queued as) of 1A2B3C4D5E): 2 delivered"
+t --rotated mallory@evil.test "$TMP/mail.log" > "$TMP/rot2.txt"
+has rotated-address "$TMP/rot2.txt" "7B7B7B7B7B  <mallory@evil.test> -> <dave@example.org>: delivered"
+# the systemd journal (same messages as the RFC 3339 log): same stories
+JR=/lib/systemd/systemd-journal-remote
+if [ -x "$JR" ]; then
+    python3 "$TOP/tests/tools/log2export.py" "$DATA/mail-rfc3339.log.gz" > "$TMP/corpus.export"
+    "$JR" -o "$TMP/corpus.journal" - < "$TMP/corpus.export" > /dev/null 2>&1
+    "$MW" trace --json BFF7F10456F --journal-file "$TMP/corpus.journal" | python3 -c '
+import json, sys
+d = [json.loads(l) for l in sys.stdin]
+print(len(d), d[0]["state"], d[0]["recipients"][0]["attempts"], [c["found"] for c in d[0]["children"]])' > "$TMP/j.txt"
+    check_eq journal-story "3 expired 8 [True, True]" "$(cat "$TMP/j.txt")"
+else
+    skip journal-story "systemd-journal-remote is not installed"
+fi
+
 # ---- address and Message-ID ----
 t it11@remote-defer.test "$TRAD" > "$TMP/a.txt"
 check_eq addr-it11-lines 1 "$(wc -l < "$TMP/a.txt")"
