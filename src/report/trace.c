@@ -652,7 +652,8 @@ static bool follow_children(const struct trace *t)
  * forwarded copies start with cleanup: a child, or a message from <>, is complete without. */
 static bool start_missing(const struct tinst *in)
 {
-    return in->client < 0 && in->pickup < 0 && in->parent < 0 && !in->null_sender;
+    if (in->client >= 0 || in->pickup >= 0 || in->null_sender) return false;
+    return in->parent < 0 || in->via == VIA_QUEUED;   /* a hop was received by smtpd */
 }
 
 static size_t next_targets(struct trace *t)
@@ -681,7 +682,7 @@ static size_t next_targets(struct trace *t)
             struct tlink *l = &in->kids[j];
             if (l->child >= 0 || !pf_is_qid(l->qid) || searched_get(t, l->qid)) continue;
             uint64_t pos = s->recs[l->ev].pos, lo, hi;
-            window(t, pos, pos, TRACE_WIN_BEFORE, TRACE_WIN_AFTER, &lo, &hi);
+            window(t, pos, pos, TRACE_WIN_CHILD, TRACE_WIN_AFTER, &lo, &hi);
             target_add(t, l->qid, lo, hi);
             searched_add(t, l->qid, lo, hi);
         }

@@ -68,9 +68,10 @@
 #define TRACE_MAX_LINES 5000
 #define TRACE_MAX_DEPTH 8
 #define TRACE_MAX_KEYS 1000000           /* distinct (host, qid) hits kept while selecting */
-#define TRACE_WIN_BEFORE (256u << 10)
+#define TRACE_WIN_BEFORE (128u << 10)
 #define TRACE_WIN_AFTER (64u << 10)
-#define TRACE_WIN_SESSION (512u << 10)
+#define TRACE_WIN_CHILD (64u << 10)       /* before the line naming a child */
+#define TRACE_WIN_SESSION (64u << 10)
 #define TRACE_MAX_WHAT 512
 
 enum trace_what { TW_INVALID, TW_QID, TW_MSGID, TW_ADDR };
