@@ -7,9 +7,11 @@
  *             trailer of a cleanup action, message-id=); hits are kept per (host, qid) as
  *             first/last position and time.
  *   P_STORY   lines whose queue-ID slot is one of the searched IDs, inside byte windows
- *             (mapped files) or anywhere (streams). With at most TRACE_MAX_NEEDLES IDs the
- *             chunk is searched with memmem per ID (cached per chunk); with more, lines in
- *             the windows are walked and their queue-ID slot looked up in a hash set.
+ *             (plain files) or anywhere (streams). Per file one of: FM_NEEDLES (at most
+ *             TRACE_MAX_NEEDLES IDs, each searched over all windows, answers cached per
+ *             chunk), FM_TARGETS (each window searched for its own ID only: windows that
+ *             overlap little), FM_KEYS (lines in the windows walked, their queue-ID slot
+ *             looked up in a bloom filter + hash set: many overlapping windows).
  *   P_SESSION smtpd lines of the searched pids ("smtpd[PID]: ") in windows around client=.
  * Between passes the records are turned into messages (trace_story.c), and the next
  * targets are: messages not finished at the end of their window (continue to the end of the

@@ -7,9 +7,10 @@
  * trace_classify().
  *
  * How it searches (a search, not a full parse; see trace.c for the details):
- *   1. a substring pass over the whole input: only lines holding the queue ID / address /
- *      Message-ID are parsed (mapped files are searched chunk by chunk on every core with
- *      memmem and the driver jumps from hit to hit; streams are filtered line by line);
+ *   1. a substring pass over the whole input: only lines holding the queue ID, "<address>"
+ *      or "<Message-ID>" are parsed (plain files are read with pread() in blocks on every
+ *      core and searched with memchr for the needle's rarest byte, the driver jumping from
+ *      hit to hit; streams are filtered line by line);
  *   2. for addresses and Message-IDs, a pass over byte windows around the hits that
  *      collects every line whose queue-ID slot is one of the messages found; a message not
  *      finished (no "removed") at the end of its window is followed to the end of the input,

@@ -637,6 +637,9 @@ static void json_noqueue(FILE *f, struct story *s, int i)
     jw_key(&w, "state"); jw_cstr(&w, "rejected");
     jw_key(&w, "finished"); jw_bool(&w, true);
     jw_key(&w, "sender"); jw_str(&w, e->f.from);
+    jw_key(&w, "size"); jw_null(&w);
+    jw_key(&w, "nrcpt"); jw_null(&w);
+    jw_key(&w, "message_id"); jw_null(&w);
     jw_key(&w, "origin"); jw_cstr(&w, "noqueue");
     jw_key(&w, "client");
     jw_obj(&w);
@@ -654,10 +657,13 @@ static void json_noqueue(FILE *f, struct story *s, int i)
     jw_key(&w, "reply"); jw_str(&w, e->text);
     jw_obj_end(&w);
     jw_arr_end(&w);
+    jw_key(&w, "parent"); jw_null(&w);
+    jw_key(&w, "children"); jw_arr(&w); jw_arr_end(&w);
     jw_key(&w, "lines");
     jw_arr(&w);
     jw_str(&w, s->recs[i].line);
     jw_arr_end(&w);
+    jw_key(&w, "lines_omitted"); jw_uint(&w, 0);
     jw_obj_end(&w);
     jw_end(&w);
 }
