@@ -29,6 +29,7 @@ struct command {
 
 /* Every command, in the order `help` lists them (cli/main.c). */
 extern const struct command cmd_offenders;
+extern const struct command cmd_trace;
 extern const struct command cmd_queue;
 extern const struct command cmd_logins;
 extern const struct command cmd_postlogin;

@@ -14,6 +14,7 @@
 
 static const struct command *const commands[] = {
     &cmd_offenders,
+    &cmd_trace,
     &cmd_queue,
     &cmd_logins,
     &cmd_postlogin,

@@ -17,6 +17,7 @@
 #define CHUNK_BYTES (4u << 20)         /* plain files are read in pieces of this size: small
                                           enough to stay in cache between read and parse */
 #define STREAM_BATCH 262144            /* lines per chunk state when reading a stream */
+#define SEARCH_BLOCK (256u << 10)      /* search mode (consumer->find): bytes per pread() */
 
 struct chunk_stats {
     uint64_t lines, unparsed, oow, cut;
@@ -36,7 +37,8 @@ static void cs_init(struct chunk_stats *cs)
     hmap_init(&cs->progs, sizeof(uint64_t));
 }
 
-static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line)
+static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line,
+                             uint64_t off)
 {
     const struct scan_consumer *c = fd->c;
     cs->lines++;
@@ -58,7 +60,8 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
     }
     if (!cs->first_t || ev.h.t < cs->first_t) cs->first_t = ev.h.t;
     if (ev.h.t > cs->last_t) cs->last_t = ev.h.t;
-    c->feed(state, &ev, line);
+    if (c->feed_at) c->feed_at(state, &ev, line, off);
+    else c->feed(state, &ev, line);
 }
 
 static void cs_merge(struct scan_stats *st, struct chunk_stats *cs)
@@ -165,20 +168,112 @@ static int read_job(struct pool *p, struct job *j, size_t *first)
     return 0;
 }
 
+/* Search mode over buf[0..len), the file bytes from offset `base`: jump from hit to hit
+ * instead of walking every line; only lines that start before `limit` (relative) are ours. */
+static void search_block(struct pool *p, struct job *j, struct feeder *fd, const char *buf,
+                         size_t len, uint64_t base, size_t limit)
+{
+    size_t pos = 0, at;
+    struct str line;
+    bool cut;
+    while (pos < len && pos < limit) {
+        const char *h = p->c->find(j->state, buf + pos, buf + len, base + pos);
+        if (!h) break;
+        size_t hp = (size_t)(h - buf);
+        if (hp > pos) {
+            const char *nl = memrchr(buf + pos, '\n', hp - pos);
+            if (nl) pos = (size_t)(nl - buf) + 1;
+        }
+        if (pos >= limit) break;
+        at = pos;
+        if (!lines_next(buf, len, &pos, &line, &cut)) break;
+        if (cut) j->cs.cut++;
+        feed_line(fd, &j->cs, j->state, line, base + at);
+    }
+}
+
+/* Search mode: read the job in SEARCH_BLOCK pieces, and not at all where consumer->skip says
+ * nothing is wanted (a windowed search touches a small part of the file). Same line rules
+ * as run_job: the lines that start in [start, end); a line longer than the buffer is
+ * skipped and counted as cut. */
+static void search_job(struct pool *p, struct job *j, struct feeder *fd)
+{
+    size_t cap = SEARCH_BLOCK + READER_MAX_LINE + 1, have = 0;
+    uint64_t rlimit = j->end + READER_MAX_LINE + 1 < p->fsize ? j->end + READER_MAX_LINE + 1 : p->fsize;
+    char *buf = buf_take(p, cap);
+    uint64_t base = j->start ? j->start - 1 : 0, next = base;
+    bool skipping = j->start > 0;        /* the tail of a line that started before us */
+    while (base < j->end) {
+        if (p->c->skip && !skipping) {
+            uint64_t nx = p->c->skip(j->state, base);
+            if (nx >= j->end) break;
+            if (nx > next) {
+                /* nothing wanted before nx: drop what we hold, resync at a line start */
+                have = 0;
+                base = next = nx - 1;
+                skipping = true;
+            }
+        }
+        size_t want = cap - have;
+        if (want > rlimit - next) want = (size_t)(rlimit - next);
+        ssize_t n = want ? pread(p->fd, buf + have, want, (off_t)next) : 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        bool last = n == 0 || next + (uint64_t)n >= rlimit;
+        have += (size_t)n;
+        next += (uint64_t)n;
+        if (skipping) {
+            const char *nl = memchr(buf, '\n', have);
+            size_t drop = nl ? (size_t)(nl - buf) + 1 : have;
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base += drop;
+            skipping = !nl;
+            if (last && !nl) break;
+            continue;
+        }
+        size_t usable = have;
+        if (!last) {
+            const char *nl = memrchr(buf, '\n', have);
+            if (!nl) {
+                if (have < cap) continue;
+                j->cs.cut++;                /* longer than the buffer: skip the line */
+                base += have;
+                have = 0;
+                skipping = true;
+                continue;
+            }
+            usable = (size_t)(nl - buf) + 1;
+        }
+        search_block(p, j, fd, buf, usable, base, base < j->end ? (size_t)(j->end - base) : 0);
+        memmove(buf, buf + usable, have - usable);
+        have -= usable;
+        base += usable;
+        if (last) break;
+    }
+    buf_give(p, buf);
+}
+
 static void run_job(struct pool *p, struct job *j)
 {
     struct feeder fd = { p->o, p->c, { .ref = p->ref } };
     cs_init(&j->cs);
     j->state = p->c->chunk_new(p->c->global);
+    if (p->c->find) {
+        search_job(p, j, &fd);
+        return;
+    }
     size_t pos;
     if (read_job(p, j, &pos) < 0) return;
     size_t from = j->start ? j->start - 1 : 0;
     size_t limit = j->end - from;            /* lines must start before this offset */
     struct str line;
     bool cut;
+    size_t at = pos;
     while (pos < limit && lines_next(j->buf, j->blen, &pos, &line, &cut)) {
         if (cut) j->cs.cut++;
-        feed_line(&fd, &j->cs, j->state, line);
+        feed_line(&fd, &j->cs, j->state, line, from + at);
+        at = pos;
     }
 }
 
@@ -291,11 +386,12 @@ static int scan_stream(const struct scan_opts *o, const struct scan_consumer *c,
     struct chunk_stats cs;
     cs_init(&cs);
     void *state = c->chunk_new(c->global);
-    uint64_t n = 0;
+    uint64_t n = 0, off = 0;
     struct str line;
     int rc;
     while ((rc = reader_next(r, &line)) > 0) {
-        feed_line(&fd, &cs, state, line);
+        feed_line(&fd, &cs, state, line, off);
+        off += line.len + 1;
         if (++n % STREAM_BATCH == 0) {
             c->merge(c->global, state);
             cs_merge(st, &cs);
@@ -365,11 +461,12 @@ static int scan_last_stream(const struct scan_opts *o, const struct scan_consume
     struct feeder fd = { o, c, { .ref = ref } };
     struct chunk_stats cs;
     cs_init(&cs);
+    if (c->file_begin) c->file_begin(c->global, 0, n ? paths[n - 1] : "-", NULL, 0);
     void *state = c->chunk_new(c->global);
     uint64_t first = rg.count > rg.cap ? rg.count - rg.cap : 0;
     for (uint64_t k = first; k < rg.count; k++) {
         uint64_t slot = k % rg.cap;
-        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] });
+        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] }, k - first);
     }
     c->merge(c->global, state);
     cs_merge(st, &cs);
@@ -395,14 +492,16 @@ static int scan_journal(const struct scan_opts *o, const struct scan_consumer *c
     struct chunk_stats cs;
     cs_init(&cs);
     struct arena a = { 0 };
+    if (c->file_begin) c->file_begin(c->global, 0, "(journal)", NULL, 0);
     void *state = c->chunk_new(c->global);
-    uint64_t n = 0;
+    uint64_t n = 0, off = 0;
     struct str line;
     int rc;
     while ((rc = journal_next(j, &line, err, sizeof err)) > 0) {
         struct str copy = arena_str(&a, line);
         st->bytes += line.len + 1;
-        feed_line(&fd, &cs, state, copy);
+        feed_line(&fd, &cs, state, copy, off);
+        off += line.len + 1;
         if (++n % STREAM_BATCH == 0) {
             c->merge(c->global, state);
             cs_merge(st, &cs);
@@ -503,6 +602,7 @@ int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct sc
         size_t ml;
         const char *m = reader_map(r, &ml);
         size_t off = (i == first_file) ? first_off : 0;
+        if (c->file_begin) c->file_begin(c->global, i, paths[i], m, m ? ml : 0);
         if (m && scan_plain(o, c, paths[i], off, ml, ref, threads, st, &pg) == 0) {
             st->bytes += ml - off;
             readable++;

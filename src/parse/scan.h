@@ -35,6 +35,26 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
+    /* Optional, for searches (trace). With a plain file, the driver asks find() for the
+     * first place in [p, end) where a wanted line may be (NULL: none there), continues at
+     * the start of the line holding it and skips everything before it: skipped lines are
+     * neither parsed nor counted in scan_stats.lines. The line found still goes through
+     * want_line. off is the file offset of p; [p, end) holds whole lines in a read buffer
+     * that is reused, so compare positions as offsets, never as pointers. chunk is the
+     * state from chunk_new; calls for one chunk come with increasing offsets. Streams are
+     * read line by line and never call find. */
+    const char *(*find)(void *chunk, const char *p, const char *end, uint64_t off);
+    /* Optional, with find: the first file offset >= off where a wanted line may be
+     * (UINT64_MAX: none in this file), so the driver does not even read what cannot match. */
+    uint64_t (*skip)(void *chunk, uint64_t off);
+    /* Optional: used instead of feed when set; off is the line's position in its input:
+     * the byte offset in a plain file, an increasing uncompressed offset in a stream. */
+    void (*feed_at)(void *chunk, const struct event *ev, struct str line, uint64_t off);
+    /* Optional: called on the main thread before input number idx (0, 1, ... in reading
+     * order after rotated expansion) is read; map/len is the plain file's mapping and size
+     * (for the consumer's bookkeeping; valid until the next file_begin or the end of
+     * scan_run), NULL/0 for a stream or the journal. */
+    void (*file_begin)(void *global, size_t idx, const char *path, const char *map, size_t len);
 };
 
 struct scan_opts {
