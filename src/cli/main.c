@@ -14,6 +14,7 @@
 
 static const struct command *const commands[] = {
     &cmd_offenders,
+    &cmd_summary,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
