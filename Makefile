@@ -14,7 +14,11 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
 CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread -lm
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+CC      := clang
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),1)
 CC      := clang
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -28,6 +32,7 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 UNITSRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZBIN := $(FUZZSRC:tests/fuzz/%.c=$(BUILD)/%)
 
 .PHONY: all run check test unit install clean deps fuzz asan lint
 all: mailwarden
@@ -52,6 +57,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmw.a
 
 unit: $(UNITBIN)
 
+# libFuzzer targets: make BUILD=build-fuzz FUZZ=1 fuzz
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libmw.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MF $@.d -fsanitize=fuzzer -Itests -o $@ $< $(BUILD)/libmw.a $(LDFLAGS) $(LDLIBS)
+
+fuzz: $(FUZZBIN)
+
 deps:
 	@scripts/deps.sh
 
@@ -72,4 +83,4 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz mailwarden
 
--include $(LIBOBJ:.o=.d) $(BUILD)/src/cli/main.d $(UNITBIN:=.d)
+-include $(LIBOBJ:.o=.d) $(BUILD)/src/cli/main.d $(UNITBIN:=.d) $(FUZZBIN:=.d)

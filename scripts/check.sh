@@ -77,7 +77,7 @@ if scripts/fuzz.sh build >"$RES/fuzzbuild.log" 2>&1; then
         corpus="$RES/corpus-$n"; mkdir -p "$corpus"
         seeds=tests/fuzz/seeds/${n#fuzz_}
         if "$f" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -rss_limit_mb=2048 \
-                -print_final_stats=0 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) \
+                -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) \
                 >"$RES/$n.log" 2>&1; then
             echo "PASS fuzz/$n ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$RES/$n.log" | grep -o '[0-9]*$' || echo '?') runs)" | record
         else

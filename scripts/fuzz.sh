@@ -1,20 +1,6 @@
 #!/bin/sh
-# Build every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/ (clang, ASan+UBSan).
+# Build every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/ (clang, ASan+UBSan),
+# through the Makefile so flags and libraries are declared once.
 set -e
 cd "$(dirname "$0")/.."
-PKGS="zlib liblzma libzstd libpcre2-8 sqlite3 jansson"
-CFL="-std=c11 -D_GNU_SOURCE -DMW_VERSION=\"fuzz\" -Isrc -Itests -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
-mkdir -p build-fuzz/obj
-objs=""
-for c in $(find src -name '*.c' ! -path src/cli/main.c | sort); do
-    o=build-fuzz/obj/$(echo "$c" | tr / _).o
-    if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ -n "$(find src -name '*.h' -newer "$o" | head -1)" ]; then
-        clang $CFL -c -o "$o" "$c"
-    fi
-    objs="$objs $o"
-done
-for f in tests/fuzz/fuzz_*.c; do
-    [ -f "$f" ] || continue
-    n=$(basename "$f" .c)
-    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" $objs $(pkg-config --libs $PKGS) -lbz2 -lpthread -lm
-done
+exec make -s -j"$(nproc)" BUILD=build-fuzz FUZZ=1 fuzz

@@ -2,8 +2,12 @@
 #include "cli/cli.h"
 #include "parse/scan.h"
 #include "util/msg.h"
+#include "util/timeparse.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
 
 void cli_common_init(struct cli_common *c)
 {
@@ -56,3 +60,66 @@ int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts 
     so->progress = true;
     return 0;
 }
+
+void cli_help(const struct command *c, FILE *f)
+{
+    fputs(c->usage, f);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mailwarden %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\ntry 'mailwarden %s --help'\n", cmd);
+    return EXIT_USAGE;
+}
+
+void timewin_init(struct timewin *w)
+{
+    memset(w, 0, sizeof *w);
+    w->now = (int64_t)time(NULL);
+    w->since = INT64_MIN;
+    w->until = INT64_MAX;
+}
+
+int timewin_set(struct timewin *w, const char *opt, const char *val)
+{
+    if (strcmp(opt, "now") == 0) {
+        char err[256];
+        if (mwtime_parse(val, (int64_t)time(NULL), &w->now, err, sizeof err) < 0) {
+            msg_error("--now %s: %s", val, err);
+            return -1;
+        }
+        w->ref_given = true;
+    } else if (strcmp(opt, "since") == 0) {
+        w->since_s = val;
+    } else if (strcmp(opt, "until") == 0) {
+        w->until_s = val;
+    }
+    return 0;
+}
+
+int timewin_finish(struct timewin *w)
+{
+    char err[256];
+    if (w->since_s && mwtime_parse(w->since_s, w->now, &w->since, err, sizeof err) < 0) {
+        msg_error("--since %s: %s", w->since_s, err);
+        return -1;
+    }
+    if (w->until_s && mwtime_parse(w->until_s, w->now, &w->until, err, sizeof err) < 0) {
+        msg_error("--until %s: %s", w->until_s, err);
+        return -1;
+    }
+    return 0;
+}
+
+const char *cli_default_log(void)
+{
+    if (access("/var/log/mail.log", F_OK) == 0) return "/var/log/mail.log";
+    if (access("/var/log/maillog", F_OK) == 0) return "/var/log/maillog";
+    return "/var/log/mail.log";
+}
+

@@ -46,6 +46,15 @@ static int64_t year_from_days(int64_t z)
 
 int64_t mwtime_utc(int year, int mon, int mday, int hh, int mm, int ss)
 {
+    if (year >= 1 && mon >= 1 && mon <= 12) {
+        /* the common case, in unsigned arithmetic (constant divisions become multiplies) */
+        uint32_t y = (uint32_t)year - (mon <= 2), m = (uint32_t)mon;
+        uint32_t era = y / 400, yoe = y - era * 400;
+        uint32_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;
+        uint32_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        int64_t days = (int64_t)era * 146097 + doe - 719468 + ((int64_t)mday - 1);
+        return days * 86400 + (int64_t)hh * 3600 + (int64_t)mm * 60 + ss;
+    }
     /* Normalise the month so that days_from_civil sees 1..12. */
     int64_t y = year, m = (int64_t)mon - 1;
     y += m >= 0 ? m / 12 : (m - 11) / 12;
@@ -158,6 +167,15 @@ int64_t mwtime_yearless(struct tcache *c, int mon, int mday, int hh, int mm, int
     }
     ry = clampi(ry, 2, 9999);
     int64_t lim = ref + 86400;
+    /* Fast path: the cached hour belongs to this date in ref's year or the year before. */
+    if (c && mon >= 1 && mon <= 12 && mday >= 1 && mday <= 31 && hh >= 0 && hh <= 23 &&
+        mm >= 0 && mm <= 59 && ss >= 0 && ss <= 60) {
+        int64_t k = (int64_t)mon << 16 | (int64_t)mday << 8 | hh;
+        int64_t t = c->base + mm * 60 + ss;
+        if (c->key == ((int64_t)ry << 20 | k) && t <= lim) return t;
+        /* the same date a year later is at least 365 days minus an offset change later */
+        if (c->key == ((int64_t)(ry - 1) << 20 | k) && t + 364 * 86400 > lim) return t;
+    }
     /* Decide the year with UTC arithmetic and ref's offset; only near the limit (offset
      * changes between the two dates) ask mktime, so a Dec/Jan file does not thrash the
      * one-hour cache between two years. */
