@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <stddef.h>
+#include <sys/mman.h>
 
 #define CHUNK_BYTES (16u << 20)        /* mapped files are cut into pieces of about this size */
 #define STREAM_BATCH 262144            /* lines per chunk state when reading a stream */
@@ -37,7 +39,17 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
     cs->lines++;
     if (c->want_line && !c->want_line(c->global, line)) return;
     struct event ev;
-    parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+    if (c->envelope_only) {
+        memset(&ev, 0, offsetof(struct event, f));
+        ev.port = -1;
+        if (syslog_parse(&fd->sctx, line, &ev.h) < 0) {
+            if (line.len) cs->unparsed++;
+            return;
+        }
+        ev.kind = EV_OTHER;
+    } else {
+        parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+    }
     if (ev.kind == EV_UNPARSED) {
         if (line.len) cs->unparsed++;
         return;
@@ -74,6 +86,16 @@ static void cs_merge(struct scan_stats *st, struct chunk_stats *cs)
 }
 
 /* ---- parallel processing of a mapped buffer ---- */
+
+/* Drop the resident pages wholly inside [start, end) of the read-only file mapping: the
+ * resident size then stays at about the chunks in flight. Access later re-reads the file. */
+static void release_pages(const char *buf, size_t start, size_t end)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)buf + start + pg - 1) & ~(pg - 1);
+    uintptr_t b = ((uintptr_t)buf + end) & ~(pg - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
 
 struct job {
     size_t start, end;
@@ -184,6 +206,7 @@ static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c
         pthread_mutex_unlock(&p.mu);
         c->merge(c->global, p.jobs[k].state);
         cs_merge(st, &p.jobs[k].cs);
+        release_pages(buf, p.jobs[k].start, p.jobs[k].end);
         pg->done += p.jobs[k].end - p.jobs[k].start;
         progress_show(pg, false);
         pthread_mutex_lock(&p.mu);

@@ -8,7 +8,10 @@
  * each turn one chunk into a per-chunk state (consumer->chunk_new + feed); the main thread
  * merges chunk states strictly in input order (consumer->merge), so a consumer can keep
  * order-dependent state (sessions, queue IDs spanning chunks) in its merge step. At most
- * 2 x threads chunk states exist at once, so memory does not grow with the input size.
+ * 2 x threads chunk states exist at once, so memory does not grow with the input size; the
+ * mapped pages of a chunk are released (MADV_DONTNEED) once it is merged, so the resident
+ * size does not grow with the file either (slices into a released range stay valid: the
+ * pages are read again from the file on access).
  * Streams (stdin, compressed) are read by one thread and fed in batches of lines, each
  * batch its own chunk state.
  */
@@ -31,6 +34,11 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
+    /* Optional: only the syslog envelope is parsed before feed(): ev->h is set, ev->kind is
+     * EV_OTHER, ev->src SRC_NONE, ev->f is NOT initialised; the consumer calls
+     * parse_message() on a copy where it needs the kind (summary: most lines need only the
+     * envelope, and full parsing is the larger part of the time per line). */
+    bool envelope_only;
 };
 
 struct scan_opts {

@@ -701,11 +701,14 @@ static void feed_smtpd_conn(struct chunk *c, const struct event *ev, struct str 
     conn_key(ev, kb, sizeof kb, &key);
     struct str host = pfs_gimme_domain(str_from(m, 16), c->w2);
     char ipb[IPADDR_STRLEN];
-    if (!host.len && ev->client.family) {
+    struct str cname;
+    struct ipaddr caddr;
+    size_t used;
+    if (!host.len && pf_name_addr(str_from(m, 16), &cname, &caddr, &used)) {
         /* pflogsumm cannot split "unknown[2001:db8::1] ehlo=1 ..." and prints an empty
          * host; we name the client */
-        if (ev->client_name.len && !str_eqc(ev->client_name, "unknown")) host = ev->client_name;
-        else host = (struct str){ ipb, ipaddr_format(&ev->client, ipb, sizeof ipb) };
+        if (cname.len && !str_eqc(cname, "unknown")) host = cname;
+        else host = (struct str){ ipb, ipaddr_format(&caddr, ipb, sizeof ipb) };
     }
     struct openconn *oc = hmap_get(&c->conn, key);
     if (oc) {
@@ -842,23 +845,56 @@ static void feed_extras(struct chunk *c, const struct event *ev, bool pf)
     }
 }
 
+static bool tls_word(struct str t)
+{
+    return str_eqc(t, "Anonymous") || str_eqc(t, "Trusted") || str_eqc(t, "Untrusted") || str_eqc(t, "Verified");
+}
+
+/* The full line model of a line the driver parsed only the envelope of (envelope_only). */
+static const struct event *full_event(const struct event *ev, struct event *full)
+{
+    memset(full, 0, sizeof *full);
+    full->port = -1;
+    full->h = ev->h;
+    parse_message(NULL, full);
+    return full;
+}
+
 static void feed(void *state, const struct event *ev, struct str line)
 {
     struct chunk *c = state;
     const struct summary *s = c->s;
     struct str cmd, tok;
+    struct event full;
     bool pf = pfs_cmd(s, ev, &cmd, &tok);
     set_time(c, ev->h.t);
-    if (s->o.by_host && (pf || ev->src == SRC_DOVECOT)) {
+    if (!pf) {
+        /* not a Postfix line for pflogsumm: only the Dovecot figures */
+        if (str_startswith(ev->h.prog, "dovecot")) {
+            const struct event *fe = full_event(ev, &full);
+            if (fe->src != SRC_DOVECOT) return;
+            if (s->o.by_host) { struct sm_host *h = cap_put(&c->st, &c->st.hosts, ev->h.host); h->lines++; }
+            feed_extras(c, fe, false);
+        }
+        return;
+    }
+    if (s->o.by_host) {
         struct sm_host *h = cap_put(&c->st, &c->st.hosts, ev->h.host);
         h->lines++;
     }
-    if (ev->kind >= EV_EXPIRED || ev->kind == EV_CLIENT || ev->kind == EV_SASL_FAIL || ev->kind == EV_TLS ||
-        ev->kind == EV_CONNECT || (ev->kind >= EV_PREGREET && ev->kind <= EV_PS_OTHER) || ev->kind == EV_REJECT)
-        feed_extras(c, ev, pf);
-    if (!pf) return;
     c->dayrow->pflines++;
     struct str m = ev->h.msg;
+    bool tok0 = tok.p == m.p;
+    struct str after = tok0 ? str_from(m, tok.len) : STR_NULL;
+    /* lines whose figures beyond pflogsumm need the full line model */
+    bool need = false;
+    if (str_eqc(cmd, "postscreen")) need = true;
+    else if (str_eqc(cmd, "smtpd"))
+        need = str_eqc(tok, "connect") || str_eqc(tok, "warning") || tls_word(tok) ||
+               (str_startswith(after, ": client=") && str_findc(after, "sasl_username=") >= 0);
+    else if (str_startswith(after, ": from=<"))
+        need = str_findc(after, ", status=expired") >= 0;
+    if (need) feed_extras(c, full_event(ev, &full), true);
     /* logRmdr: "prog[pid]: msg" */
     struct str logrmdr = { ev->h.prog.p, (size_t)(line.p + line.len - ev->h.prog.p) };
 
@@ -882,8 +918,7 @@ static void feed(void *state, const struct event *ev, struct str line)
         return;
     }
     if (str_eqc(cmd, "smtpd") || str_eqc(cmd, "postscreen")) {
-        struct str after = str_from(m, tok.len);
-        if (ev->h.pid >= 0 && all_word(tok) && str_startswith(after, ": client=")) {
+        if (ev->h.pid >= 0 && tok0 && all_word(tok) && str_startswith(after, ": client=")) {
             /* client=(.+?)(,|$) */
             struct str cl = str_from(after, 9);
             ptrdiff_t comma = cl.len > 1 ? str_chr(str_from(cl, 1), ',') : -1;
@@ -899,7 +934,10 @@ static void feed(void *state, const struct event *ev, struct str line)
             if (reinj) { c->st.reinjected++; qs->flags &= (uint8_t)~Q_RCVD; return; }
             c->st.rcvd++;
             col_add(c, COL_RCVD, ev->h.host);
-            if (ev->client.family && is_loopback(&ev->client)) {
+            struct str cn;
+            struct ipaddr ca;
+            size_t used;
+            if (pf_name_addr(str_from(after, 9), &cn, &ca, &used) && is_loopback(&ca)) {
                 qs->flags |= Q_RCOUNT;
                 qs->rhour = (int8_t)c->hour;
                 qs->rday = c->day;
@@ -907,7 +945,7 @@ static void feed(void *state, const struct event *ev, struct str line)
             }
             return;
         }
-        if (ev->h.pid >= 0 && all_word(tok)) {
+        if (ev->h.pid >= 0 && tok0 && all_word(tok)) {
             static const struct { const char *lead; enum sm_table t; size_t off; } acts[] = {
                 { ": reject: ", NT_REJECT, offsetof(struct sm_stats, rjctd) },
                 { ": reject_warning: ", NT_WARN, offsetof(struct sm_stats, wrnd) },
@@ -924,7 +962,7 @@ static void feed(void *state, const struct event *ev, struct str line)
         return;
     }
     /* everything else: qmgr, delivery agents, pickup, bounce ... (an if/elsif chain) */
-    if (ev->kind == EV_REMOVED) {
+    if (str_eqc(after, ": removed") && pf_is_qid(tok)) {
         bool isnew;
         struct qstate *qs = hmap_put(&c->q, tok, &isnew);
         if (!(qs->flags & Q_START)) pend_add(c, P_REMOVED, tok);
@@ -1217,7 +1255,8 @@ struct summary *summary_new(const struct summary_opts *o)
 
 struct scan_consumer summary_consumer(struct summary *s)
 {
-    struct scan_consumer c = { chunk_new, feed, merge, NULL, s };
+    struct scan_consumer c = { .chunk_new = chunk_new, .feed = feed, .merge = merge, .global = s,
+                               .envelope_only = true };
     return c;
 }
 
