@@ -375,14 +375,14 @@ static bool is_loopback(const struct ipaddr *a)
 
 /* ---- per-line work ---- */
 
-static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, struct str m)
+static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, struct str m, size_t off)
 {
-    /* from=<([^>]*)>, size=(\d+) : the first "from=<" with that shape */
-    size_t off = 0;
+    /* from=<([^>]*)>, size=(\d+) : the first "from=<" with that shape (from off on: the
+     * queue ID token before it cannot hold one) */
     struct str addr = STR_NULL;
     int64_t size = -1;
     for (;;) {
-        ptrdiff_t p = str_findc(str_from(m, off), "from=<");
+        ptrdiff_t p = str_startswith(str_from(m, off), "from=<") ? 0 : str_findc(str_from(m, off), "from=<");
         if (p < 0) return false;
         size_t a = off + (size_t)p + 6, e = a;
         while (e < m.len && m.p[e] != '>') e++;
@@ -417,14 +417,13 @@ static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, s
 }
 
 static bool feed_delivery(struct chunk *c, const struct event *ev, struct str cmd, struct str qid,
-                          struct str m)
+                          struct str m, size_t off)
 {
     /* to=<([^>]*)>, (?:orig_to=<[^>]*>, )?relay=([^,]+), (?:conn_use=[^,]+, )?delay=([^,]+),
      * (?:delays=[^,]+, )?(?:dsn=[^,]+, )?status=(\S+)(.*)$ */
     struct str addr, relay, delay, status, rest;
-    size_t off = 0;
     for (;;) {
-        ptrdiff_t p = str_findc(str_from(m, off), "to=<");
+        ptrdiff_t p = str_startswith(str_from(m, off), "to=<") ? 0 : str_findc(str_from(m, off), "to=<");
         if (p < 0) return false;
         size_t i = off + (size_t)p + 4, e = i;
         off = i;
@@ -774,12 +773,12 @@ static void feed_extras(struct chunk *c, const struct event *ev, bool pf)
     case EV_PS_CONNECT:
         if (!pf) break;
         st->ps_connect++;
-        tadd(st, NT_PS, STR_LIT("CONNECT"), 1);
         break;
     case EV_PS_PASS:
         if (!pf) break;
-        tadd(st, NT_PS, str_startswith(ev->h.msg, "PASS NEW") ? STR_LIT("PASS NEW") :
-                        str_startswith(ev->h.msg, "PASS OLD") ? STR_LIT("PASS OLD") : STR_LIT("allowlisted"), 1);
+        if (str_startswith(ev->h.msg, "PASS NEW")) st->ps_pass_new++;
+        else if (str_startswith(ev->h.msg, "PASS OLD")) st->ps_pass_old++;
+        else st->ps_allow++;
         break;
     case EV_PREGREET: case EV_PS_DNSBL: case EV_PS_HANGUP: case EV_PS_DENYLISTED: case EV_PS_OTHER:
         if (!pf) break;
@@ -864,6 +863,9 @@ static void feed(void *state, const struct event *ev, struct str line)
 {
     struct chunk *c = state;
     const struct summary *s = c->s;
+    static int noop = -1;
+    if (noop < 0) noop = getenv("MW_NOOP") != NULL;
+    if (noop) return;
     struct str cmd, tok;
     struct event full;
     bool pf = pfs_cmd(s, ev, &cmd, &tok);
@@ -871,6 +873,14 @@ static void feed(void *state, const struct event *ev, struct str line)
     if (!pf) {
         /* not a Postfix line for pflogsumm: only the Dovecot figures */
         if (str_startswith(ev->h.prog, "dovecot")) {
+            /* only logins, login failures, auth failures and deliveries are counted */
+            struct str dm = ev->h.msg;
+            if ((str_startswith(dm, "imap(") || str_startswith(dm, "pop3(")) && str_findc(dm, "Disconnected") >= 0 &&
+                str_findc(dm, "auth failed") < 0)
+                return;
+            if ((str_startswith(dm, "lmtp(") || str_startswith(dm, "lda(")) && str_findc(dm, "saved mail to") < 0 &&
+                str_findc(dm, "save failed") < 0)
+                return;
             const struct event *fe = full_event(ev, &full);
             if (fe->src != SRC_DOVECOT) return;
             if (s->o.by_host) { struct sm_host *h = cap_put(&c->st, &c->st.hosts, ev->h.host); h->lines++; }
@@ -888,10 +898,24 @@ static void feed(void *state, const struct event *ev, struct str line)
     struct str after = tok0 ? str_from(m, tok.len) : STR_NULL;
     /* lines whose figures beyond pflogsumm need the full line model */
     bool need = false;
-    if (str_eqc(cmd, "postscreen")) need = true;
-    else if (str_eqc(cmd, "smtpd"))
-        need = str_eqc(tok, "connect") || str_eqc(tok, "warning") || tls_word(tok) ||
-               (str_startswith(after, ": client=") && str_findc(after, "sasl_username=") >= 0);
+    if (str_eqc(cmd, "postscreen")) {
+        /* the frequent events are counted here, the rest from the line model */
+        if (str_startswith(m, "CONNECT from [")) c->st.ps_connect++;
+        else if (str_startswith(m, "PASS NEW [")) c->st.ps_pass_new++;
+        else if (str_startswith(m, "PASS OLD [")) c->st.ps_pass_old++;
+        else if (str_startswith(m, "ALLOWLISTED [") || str_startswith(m, "WHITELISTED [")) c->st.ps_allow++;
+        else need = true;
+    } else if (str_eqc(cmd, "smtpd")) {
+        if (str_startswith(m, "connect from ") && str_endswith(ev->h.prog, "/smtpd")) {
+            /* "connect from name[addr]": IPv6 when the brackets hold a ':' */
+            ptrdiff_t b = str_rchr(m, '[');
+            c->st.smtpd_connects++;
+            if (b > 0 && str_chr(str_from(m, (size_t)b), ':') >= 0) c->st.smtpd_connects_v6++;
+        } else {
+            need = str_eqc(tok, "warning") || tls_word(tok) ||
+                   (str_startswith(after, ": client=") && str_findc(after, "sasl_username=") >= 0);
+        }
+    }
     else if (str_startswith(after, ": from=<"))
         need = str_findc(after, ", status=expired") >= 0;
     if (need) feed_extras(c, full_event(ev, &full), true);
@@ -971,8 +995,15 @@ static void feed(void *state, const struct event *ev, struct str line)
         qs->t = ev->h.t;
         return;
     }
-    if (feed_from(c, ev, tok, m)) return;
-    if (feed_delivery(c, ev, cmd, tok, m)) return;
+    /* the queue ID token cannot hold "from=<" or "to=<": start after it */
+    size_t skip = tok0 && after.len >= 2 ? tok.len + 2 : 0;
+    if (skip && str_startswith(after, ": to=<")) {
+        /* a delivery line: pflogsumm would first try the from=<..>, size= shape, which
+         * only a remote reply quoting one could add */
+        if (feed_delivery(c, ev, cmd, tok, m, skip)) return;
+    }
+    if (feed_from(c, ev, tok, m, skip)) return;
+    if (feed_delivery(c, ev, cmd, tok, m, skip)) return;
     if (str_eqc(cmd, "pickup") && (str_findc(logrmdr, ": sender=") >= 0 || str_findc(logrmdr, ": uid=") >= 0)) {
         bool isnew;
         struct qstate *qs = hmap_put(&c->q, tok, &isnew);
@@ -1050,7 +1081,7 @@ static void merge_stats(struct sm_stats *d, struct sm_stats *s)
     d->smtpd_conn += s->smtpd_conn;
     d->smtpd_secs += s->smtpd_secs;
     int64_t *de = &d->smtpd_connects, *se = &s->smtpd_connects;
-    size_t nex = (size_t)(&d->ps_reject - &d->smtpd_connects) + 1;
+    size_t nex = (size_t)(&d->ps_allow - &d->smtpd_connects) + 1;
     for (size_t i = 0; i < nex; i++) de[i] += se[i];
     d->overflow += s->overflow;
 
@@ -1265,6 +1296,12 @@ void summary_finish(struct summary *s, const struct scan_stats *st)
     size_t it = 0;
     struct str k;
     void *v;
+    struct { const char *name; int64_t n; } ps[] = {
+        { "CONNECT", s->g.ps_connect }, { "PASS NEW", s->g.ps_pass_new },
+        { "PASS OLD", s->g.ps_pass_old }, { "allowlisted", s->g.ps_allow },
+    };
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        if (ps[i].n && !s->finished) *(int64_t *)hmap_put(&s->g.t[NT_PS], str_c(ps[i].name), NULL) += ps[i].n;
     s->ndays = 0;
     while (hmap_next(&s->g.days, &it, &k, &v))
         if (((struct sm_day *)v)->pflines) s->ndays++;

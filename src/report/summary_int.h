@@ -69,7 +69,7 @@ struct sm_stats {
     int64_t dv_logins, dv_login_fail_sessions, dv_login_fail_attempts, dv_no_auth;
     int64_t dv_auth_fail, dv_lmtp_ok, dv_lmtp_fail;
     int64_t sasl_ok, sasl_fail;
-    int64_t ps_connect, ps_reject;
+    int64_t ps_connect, ps_reject, ps_pass_new, ps_pass_old, ps_allow;  /* the frequent postscreen events; folded into t[NT_PS] by summary_finish() */
     struct hmap days;          /* int32 yyyymmdd -> struct sm_day */
     struct hmap recip_dom;     /* -> struct sm_rdom */
     struct hmap sendg_dom, recip_user, sendg_user;  /* -> struct sm_ucnt */
