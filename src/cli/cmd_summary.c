@@ -21,7 +21,8 @@ static const char usage[] =
     "content-filter re-injection counted once, SMTP AUTH, postscreen, TLS, IPv6 clients,\n"
     "Dovecot logins, auth failures and LMTP deliveries.\n"
     "\n"
-    "  -d today|yesterday   only that calendar day (relative to --now)\n"
+    "  -d today|yesterday   only that calendar day (relative to --now); year-less stamps\n"
+    "                       take their year from each file's modification time\n"
     "  --detail N           limit every detail list and top list to N rows (0: suppress)\n"
     "  --top-hosts N        rows of the host/domain summaries (pflogsumm -h; 0: none)\n"
     "  --top-users N        rows of the sender/recipient lists (pflogsumm -u; 0: none)\n"
@@ -151,6 +152,10 @@ static int run(int argc, char **argv)
         day_window(co.tw.now, strcmp(day, "yesterday") == 0, &a, &b, so.date_label, sizeof so.date_label);
         if (a > sco.since) sco.since = a;
         if (b < sco.until) sco.until = b;
+        /* which calendar day a year-less stamp is on depends on its year: take it from each
+         * file's modification time, not from --now, so that a rotated log of a year ago
+         * does not count as "yesterday" */
+        sco.ref = 0;
     }
 
     struct summary *s = summary_new(&so);
