@@ -476,9 +476,11 @@ static bool feed_delivery(struct chunk *c, const struct event *ev, struct str cm
     struct str dom = rcpt_domain(na);
     int64_t dly = delay_us(delay);
     if (str_eqc(status, "sent")) {
-        if (str_findc(rest, "forwarded as ") >= 0) { c->st.fwdd++; return true; }
-        /* content filter hop: loopback relay answering "queued as NEWQID" */
-        ptrdiff_t qa = str_findc(rest, "queued as ");
+        /* "forwarded as " (pflogsumm: forwarded) and "queued as " (a content filter hop)
+         * both end in "ed as ": one search for the two */
+        ptrdiff_t ea = str_findc(rest, "ed as ");
+        if (ea >= 0 && str_findc(rest, "forwarded as ") >= 0) { c->st.fwdd++; return true; }
+        ptrdiff_t qa = ea >= 0 ? str_findc(rest, "queued as ") : -1;
         if (qa >= 0) {
             struct str rn;
             struct ipaddr ra;
@@ -863,9 +865,6 @@ static void feed(void *state, const struct event *ev, struct str line)
 {
     struct chunk *c = state;
     const struct summary *s = c->s;
-    static int noop = -1;
-    if (noop < 0) noop = getenv("MW_NOOP") != NULL;
-    if (noop) return;
     struct str cmd, tok;
     struct event full;
     bool pf = pfs_cmd(s, ev, &cmd, &tok);
@@ -916,8 +915,11 @@ static void feed(void *state, const struct event *ev, struct str line)
                    (str_startswith(after, ": client=") && str_findc(after, "sasl_username=") >= 0);
         }
     }
-    else if (str_startswith(after, ": from=<"))
-        need = str_findc(after, ", status=expired") >= 0;
+    else if (str_startswith(after, ": from=<")) {
+        /* qmgr "from=<s>, status=expired, returned to sender": right after the address */
+        ptrdiff_t gt = str_chr(str_from(after, 8), '>');
+        need = gt >= 0 && str_startswith(str_from(after, 8 + (size_t)gt + 1), ", status=expired");
+    }
     if (need) feed_extras(c, full_event(ev, &full), true);
     /* logRmdr: "prog[pid]: msg" */
     struct str logrmdr = { ev->h.prog.p, (size_t)(line.p + line.len - ev->h.prog.p) };
