@@ -131,7 +131,7 @@ static struct str join3(char *buf, size_t cap, struct str a, struct str b, struc
         size_t l = parts[i].len;
         if (l > 1000) l = 1000;
         if (o + l + 1 > cap) l = cap - o - 1;
-        memcpy(buf + o, parts[i].p, l);
+        sm_copy(buf + o, parts[i].p, l);
         o += l;
     }
     return (struct str){ buf, o };
@@ -523,7 +523,7 @@ static bool feed_delivery(struct chunk *c, const struct event *ev, struct str cm
         } else if (qs->flags & Q_START) {
             struct sm_nosize *ns = cap_put(&c->st, &c->st.nosize, qid);
             ns->len = (uint16_t)(na.len < sizeof ns->addr ? na.len : sizeof ns->addr);
-            memcpy(ns->addr, na.p, ns->len);
+            sm_copy(ns->addr, na.p, ns->len);
         } else {
             struct pend *p = pend_add(c, P_SENT, qid);
             p->a = intern(&c->intern, &c->ar, na);
@@ -603,64 +603,73 @@ static void feed_reject(struct chunk *c, const struct event *ev, enum sm_table t
 }
 
 /* The cleanup header/body checks line:
- * /cleanup\[\d+\]: .*?\b((?:milter-)?reject|warning|hold|discard): (header|body|END-OF-MESSAGE) (.*)$/ */
+ * /cleanup\[\d+\]: .*?\b((?:milter-)?reject|warning|hold|discard): (header|body|END-OF-MESSAGE) (.*)$/
+ * The action word ends right before a ": ", so the leftmost match is found by walking the
+ * colons (action words hold none, so colon order is start order). */
 static bool feed_cleanup(struct chunk *c, const struct event *ev, struct str m)
 {
-    static const char *const subs[] = { "milter-reject: ", "reject: ", "warning: ", "hold: ", "discard: " };
+    static const char *const subs[] = { "milter-reject", "reject", "warning", "hold", "discard" };
     static const char *const reasons[] = { "header ", "body ", "END-OF-MESSAGE " };
-    for (size_t i = 0; i < m.len; i++) {
-        char ch = m.p[i];
-        if (ch != 'm' && ch != 'r' && ch != 'w' && ch != 'h' && ch != 'd') continue;
-        if (i > 0) {
-            char pc = m.p[i - 1];
-            if ((pc >= '0' && pc <= '9') || (pc >= 'A' && pc <= 'Z') || (pc >= 'a' && pc <= 'z') || pc == '_') continue;
+    size_t from = 0;
+    for (;;) {
+        ptrdiff_t cp = str_chr(str_from(m, from), ':');
+        if (cp < 0) return false;
+        size_t colon = from + (size_t)cp;
+        from = colon + 1;
+        if (colon + 1 >= m.len || m.p[colon + 1] != ' ') continue;
+        struct str r = str_from(m, colon + 2);
+        int j = -1;
+        for (int x = 0; x < 3 && j < 0; x++) if (str_startswith(r, reasons[x])) j = x;
+        if (j < 0) continue;
+        int k = -1;
+        for (int x = 0; x < 5 && k < 0; x++) {
+            size_t n = strlen(subs[x]);
+            if (colon < n || memcmp(m.p + colon - n, subs[x], n) != 0) continue;
+            size_t st = colon - n;
+            if (st > 0) {
+                char pc = m.p[st - 1];
+                if ((pc >= '0' && pc <= '9') || (pc >= 'A' && pc <= 'Z') || (pc >= 'a' && pc <= 'z') || pc == '_') continue;
+            }
+            k = x;
         }
-        for (int k = 0; k < 5; k++) {
-            size_t n = strlen(subs[k]);
-            if (i + n > m.len || memcmp(m.p + i, subs[k], n) != 0) continue;
-            struct str r = str_from(m, i + n);
-            for (int j = 0; j < 3; j++) {
-                size_t rn = strlen(reasons[j]);
-                if (!str_startswith(r, reasons[j])) continue;
-                struct str reas = str_sub(r, 0, rn - 1);
-                struct str rmdr = str_from(r, rn);
-                const struct summary *s = c->s;
-                if (!s->o.verbose_msg_detail) {
-                    /* s/( from \S+?)?; from=<.*$// */
-                    ptrdiff_t j0 = str_findc(rmdr, "; from=<");
-                    if (j0 >= 0) {
-                        size_t cut = (size_t)j0;
-                        ptrdiff_t k0 = str_rfindc(str_sub(rmdr, 0, (size_t)j0), " from ");
-                        if (k0 >= 0 && (size_t)k0 + 6 < (size_t)j0) {
-                            bool sp = false;
-                            for (size_t x = (size_t)k0 + 6; x < (size_t)j0; x++)
-                                if (rmdr.p[x] == ' ' || rmdr.p[x] == '\t') sp = true;
-                            if (!sp) cut = (size_t)k0;
-                        }
-                        rmdr = str_sub(rmdr, 0, cut);
-                    }
+        if (k < 0) continue;
+        size_t rn = strlen(reasons[j]);
+        struct str reas = str_sub(r, 0, rn - 1);
+        struct str rmdr = str_from(r, rn);
+        const struct summary *s = c->s;
+        if (!s->o.verbose_msg_detail) {
+            /* s/( from \S+?)?; from=<.*$// */
+            ptrdiff_t j0 = str_findc(rmdr, "; from=<");
+            if (j0 >= 0) {
+                size_t cut = (size_t)j0;
+                ptrdiff_t k0 = str_rfindc(str_sub(rmdr, 0, (size_t)j0), " from ");
+                if (k0 >= 0 && (size_t)k0 + 6 < (size_t)j0) {
+                    bool sp = false;
+                    for (size_t x = (size_t)k0 + 6; x < (size_t)j0; x++)
+                        if (rmdr.p[x] == ' ' || rmdr.p[x] == '\t') sp = true;
+                    if (!sp) cut = (size_t)k0;
                 }
-                rmdr = pfs_string_trim(rmdr, 64, s->o.verbose_msg_detail, c->w2);
-                enum sm_table t;
-                int64_t *cnt;
-                if (k <= 1) { t = NT_REJECT; cnt = &c->st.rjctd; }
-                else if (k == 2) { t = NT_WARN; cnt = &c->st.wrnd; }
-                else if (k == 3) { t = NT_HOLD; cnt = &c->st.hld; }
-                else { t = NT_DISCARD; cnt = &c->st.dscrdd; }
-                if (s->o.reject_detail != 0) tadd3(&c->st, t, STR_LIT("cleanup"), reas, rmdr);
-                (*cnt)++;
-                col_add(c, COL_RJCT, ev->h.host);
-                return true;
+                rmdr = str_sub(rmdr, 0, cut);
             }
         }
+        rmdr = pfs_string_trim(rmdr, 64, s->o.verbose_msg_detail, c->w2);
+        enum sm_table t;
+        int64_t *cnt;
+        if (k <= 1) { t = NT_REJECT; cnt = &c->st.rjctd; }
+        else if (k == 2) { t = NT_WARN; cnt = &c->st.wrnd; }
+        else if (k == 3) { t = NT_HOLD; cnt = &c->st.hld; }
+        else { t = NT_DISCARD; cnt = &c->st.dscrdd; }
+        if (s->o.reject_detail != 0) tadd3(&c->st, t, STR_LIT("cleanup"), reas, rmdr);
+        (*cnt)++;
+        col_add(c, COL_RJCT, ev->h.host);
+        return true;
     }
-    return false;
 }
 
 static void conn_key(const struct event *ev, char *buf, size_t cap, struct str *key)
 {
     size_t hl = ev->h.host.len < 200 ? ev->h.host.len : 200;
-    memcpy(buf, ev->h.host.p, hl);
+    sm_copy(buf, ev->h.host.p, hl);
     buf[hl] = '|';
     long pid = ev->h.pid;
     memcpy(buf + hl + 1, &pid, sizeof pid);
@@ -877,8 +886,7 @@ static void feed(void *state, const struct event *ev, struct str line)
             if ((str_startswith(dm, "imap(") || str_startswith(dm, "pop3(")) && str_findc(dm, "Disconnected") >= 0 &&
                 str_findc(dm, "auth failed") < 0)
                 return;
-            if ((str_startswith(dm, "lmtp(") || str_startswith(dm, "lda(")) && str_findc(dm, "saved mail to") < 0 &&
-                str_findc(dm, "save failed") < 0)
+            if ((str_startswith(dm, "lmtp(") || str_startswith(dm, "lda(")) && str_findc(dm, "msgid=") < 0)
                 return;
             const struct event *fe = full_event(ev, &full);
             if (fe->src != SRC_DOVECOT) return;
@@ -1196,7 +1204,7 @@ static void merge(void *global, void *state)
             } else {
                 struct sm_nosize *ns = cap_put(&s->g, &s->g.nosize, p->key);
                 ns->len = (uint16_t)(p->a.len < sizeof ns->addr ? p->a.len : sizeof ns->addr);
-                memcpy(ns->addr, p->a.p, ns->len);
+                sm_copy(ns->addr, p->a.p, ns->len);
             }
             break;
         case P_DEFER:
@@ -1394,7 +1402,7 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
     char *kb = xmalloc(bytes + 1), *kp = kb;
     size_t i = 0;
     for (it = 0; hmap_next(m, &it, &k, &v); i++) {
-        memcpy(kp, k.p, k.len);
+        sm_copy(kp, k.p, k.len);
         x[i].r.key = (struct str){ kp, k.len };
         kp += k.len;
         x[i].r.val = v;
@@ -1409,7 +1417,7 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
     char *dst = (char *)(rows + (n ? n : 1));
     for (i = 0; i < n; i++) {
         rows[i] = x[i].r;
-        memcpy(dst, x[i].r.key.p, x[i].r.key.len);
+        sm_copy(dst, x[i].r.key.p, x[i].r.key.len);
         rows[i].key.p = dst;
         dst += x[i].r.key.len;
     }

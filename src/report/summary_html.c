@@ -139,9 +139,9 @@ static void nested_html(FILE *f, const struct hmap *m, struct str prefix, int cn
         fputs("<details open><summary>", f);
         esc(f, rows[i].key);
         fprintf(f, " <span class=\"muted\">(total: %" PRId64 ")</span></summary>\n", rows[i].n);
-        memcpy(pb, prefix.p, prefix.len);
+        sm_copy(pb, prefix.p, prefix.len);
         size_t kl = rows[i].key.len < 2000 ? rows[i].key.len : 2000;
-        memcpy(pb + prefix.len, rows[i].key.p, kl);
+        sm_copy(pb + prefix.len, rows[i].key.p, kl);
         pb[prefix.len + kl] = SM_SEP;
         nested_html(f, m, (struct str){ pb, prefix.len + kl + 1 }, cnt);
         fputs("</details>\n", f);

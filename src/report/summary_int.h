@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include "report/summary.h"
 #include "util/hash.h"
 #include "util/arena.h"
@@ -133,6 +134,10 @@ bool pfs_reject_detail(struct str logrmdr, bool verbose, bool icase, char *buf, 
 size_t pfs_normalize_host(struct str key, char *out, size_t cap);
 /* adj_int_units: value and unit (' ', 'k', 'm'). */
 void pfs_int_units(double v, int64_t *out, char *unit);
+
+/* memcpy/memmove that accept (NULL, 0): slices may be empty with a NULL pointer. */
+static inline void sm_copy(void *d, const void *s, size_t n) { if (n) memcpy(d, s, n); }
+static inline void sm_move(void *d, const void *s, size_t n) { if (n) memmove(d, s, n); }
 
 /* Day key yyyymmdd helpers. */
 static inline int sm_day_year(int32_t k) { return k / 10000; }

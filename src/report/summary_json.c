@@ -50,9 +50,9 @@ static void jnested(struct jw *w, const struct hmap *m, struct str prefix, int c
         char key[1100];
         str_copy(key, sizeof key, rows[i].key);
         jw_key(w, key);
-        memcpy(pb, prefix.p, prefix.len);
+        sm_copy(pb, prefix.p, prefix.len);
         size_t kl = rows[i].key.len < 2000 ? rows[i].key.len : 2000;
-        memcpy(pb + prefix.len, rows[i].key.p, kl);
+        sm_copy(pb + prefix.len, rows[i].key.p, kl);
         pb[prefix.len + kl] = SM_SEP;
         jnested(w, m, (struct str){ pb, prefix.len + kl + 1 }, cnt);
     }

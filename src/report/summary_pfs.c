@@ -124,7 +124,7 @@ struct str pfs_said_trim(struct str s, size_t maxlen, char *out)
             continue;
         }
         size_t n = maxlen >= 3 ? maxlen - 3 : 0;
-        memmove(out, s.p, n);
+        sm_move(out, s.p, n);
         memcpy(out + n, "...", 3);
         return (struct str){ out, n + 3 };
     }
@@ -136,7 +136,7 @@ struct str pfs_string_trim(struct str s, size_t maxlen, bool verbose, char *out)
 {
     if (verbose || s.len <= maxlen) return s;
     size_t n = maxlen - 3;
-    memmove(out, s.p, n);
+    sm_move(out, s.p, n);
     memcpy(out + n, "...", 3);
     return (struct str){ out, n + 3 };
 }
@@ -237,9 +237,9 @@ static struct str reas_blocked(struct str r, char *out)
             if (b < 0) continue;
             size_t end = i + n + 2 + (size_t)b + 8;
             size_t o = 0;
-            memcpy(out, r.p, i); o = i;
+            sm_copy(out, r.p, i); o = i;
             memcpy(out + o, "blocked", 7); o += 7;
-            memcpy(out + o, r.p + end, r.len - end); o += r.len - end;
+            sm_copy(out + o, r.p + end, r.len - end); o += r.len - end;
             return (struct str){ out, o };
         }
     }
@@ -299,7 +299,7 @@ static size_t put(char *buf, size_t cap, size_t o, struct str s)
 {
     size_t n = s.len;
     if (n > cap - o) n = cap - o;
-    memmove(buf + o, s.p, n);
+    sm_move(buf + o, s.p, n);
     return o + n;
 }
 

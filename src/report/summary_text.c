@@ -72,9 +72,9 @@ static void walk(FILE *f, const struct hmap *m, struct str prefix, int cnt, int 
         fprintf(f, "%*s", level, "");
         put_str(f, rows[i].key);
         size_t pl = prefix.len;
-        memcpy(pb, prefix.p, pl);
+        sm_copy(pb, prefix.p, pl);
         size_t kl = rows[i].key.len < 2000 ? rows[i].key.len : 2000;
-        memcpy(pb + pl, rows[i].key.p, kl);
+        sm_copy(pb + pl, rows[i].key.p, kl);
         pb[pl + kl] = SM_SEP;
         struct str np = { pb, pl + kl + 1 };
         size_t cn;
