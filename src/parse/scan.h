@@ -4,14 +4,15 @@
  * input handling (files, stdin, compression, rotated families, --since/--until, --last,
  * year reference, unparsed-line accounting, progress) is written once.
  *
- * Parallelism: a plain file is mapped and cut into chunks at line boundaries; worker threads
- * each turn one chunk into a per-chunk state (consumer->chunk_new + feed); the main thread
+ * Parallelism: a plain file is cut into 4 MiB byte ranges; worker threads pread() a range
+ * (into recycled buffers, so no page faults and no RSS growth with the file size) and turn the
+ * lines that start in it into a per-chunk state (consumer->chunk_new + feed); the main thread
  * merges chunk states strictly in input order (consumer->merge), so a consumer can keep
  * order-dependent state (sessions, queue IDs spanning chunks) in its merge step. At most
- * 2 x threads chunk states exist at once, so memory does not grow with the input size; the
- * mapped pages of a chunk are released (MADV_DONTNEED) once it is merged, so the resident
- * size does not grow with the file either (slices into a released range stay valid: the
- * pages are read again from the file on access).
+ * 2 x threads chunk states exist at once, so memory does not grow with the input size.
+ * Line slices (and every slice in an event) are valid until the chunk's merge returns:
+ * copy what must live longer.
+ * Events of kinds outside parse.kinds (when set) are not fed, and their time is not computed.
  * Streams (stdin, compressed) are read by one thread and fed in batches of lines, each
  * batch its own chunk state.
  */
@@ -34,10 +35,11 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
-    /* Optional: only the syslog envelope is parsed before feed(): ev->h is set, ev->kind is
-     * EV_OTHER, ev->src SRC_NONE, ev->f is NOT initialised; the consumer calls
-     * parse_message() on a copy where it needs the kind (summary: most lines need only the
-     * envelope, and full parsing is the larger part of the time per line). */
+    /* Optional: only the syslog envelope is parsed before feed(): ev->h is set (time
+     * included), ev->kind is EV_OTHER, ev->src SRC_NONE, ev->f is NOT initialised and
+     * parse.kinds is not applied; the consumer calls parse_message() on a copy where it
+     * needs the kind (summary: most lines need only the envelope, and full parsing is the
+     * larger part of the time per line). */
     bool envelope_only;
 };
 
@@ -51,6 +53,9 @@ struct scan_opts {
     int threads;           /* 0 = number of CPUs (capped at 8) */
     struct parse_opts parse;
     bool progress;         /* progress bar on stderr when it is a terminal */
+    bool journal;          /* read the systemd journal instead of paths ... */
+    const char *journal_path;          /* ... this journal file/directory (NULL: the system's) */
+    const char *const *journal_matches;/* journalctl-style matches, NULL-terminated, or NULL */
 };
 
 struct scan_stats {
