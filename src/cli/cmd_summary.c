@@ -12,7 +12,8 @@ static const char usage[] =
     "                          [--problems-first] [--zero-fill] [--verbose-msg-detail]\n"
     "                          [-i|--ignore-case] [--iso-date-time] [--smtpd-stats] [--by-host]\n"
     "                          [--syslog-name NAME] [--since T] [--until T] [--now T]\n"
-    "                          [--json] [--html FILE] [--rotated] [--threads N] [LOG...]\n"
+    "                          [--json] [--html FILE] [--rotated] [--threads N] [--stats]\n"
+    "                          [LOG...|--journal|--journal-file P]\n"
     "\n"
     "What the mail server did: pflogsumm's report with pflogsumm's counting rules (Grand\n"
     "Totals, per-day and per-hour traffic, per-domain delivery and reception, senders and\n"
@@ -38,8 +39,7 @@ static const char usage[] =
     "  --json               every figure as one JSON document (docs/summary-json.md)\n"
     "  --html FILE          also write a self-contained HTML report with charts to FILE\n"
     "                       (- : the HTML goes to stdout instead of the text report)\n"
-    "  --rotated            read each LOG's logrotate family, oldest first\n"
-    "  --threads N          worker threads (default: CPUs)\n"
+    CLI_INPUT_HELP
     "  LOG                  files (plain, .gz, .xz, .zst) or - for stdin;\n"
     "                       default /var/log/mail.log (or /var/log/maillog)\n"
     "\n"
@@ -169,6 +169,7 @@ static int run(int argc, char **argv)
         return EXIT_FAIL;
     }
     summary_finish(s, &st);
+    cli_print_stats(&co, &st);
     scan_stats_free(&st);
     int ret = EXIT_OK;
     bool html_stdout = html && strcmp(html, "-") == 0;
