@@ -18,6 +18,7 @@ static const struct command *const commands[] = {
     &cmd_queue,
     &cmd_logins,
     &cmd_postlogin,
+    &cmd_summary,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
