@@ -34,6 +34,7 @@ extern const struct command cmd_queue;
 extern const struct command cmd_logins;
 extern const struct command cmd_postlogin;
 extern const struct command cmd_summary;
+extern const struct command cmd_regex;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);

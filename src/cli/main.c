@@ -19,6 +19,7 @@ static const struct command *const commands[] = {
     &cmd_logins,
     &cmd_postlogin,
     &cmd_summary,
+    &cmd_regex,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
