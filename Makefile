@@ -13,7 +13,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
 CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread -lm
 ifeq ($(SAN),1)
 CC      := clang
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing; harmless when everything is there.
 set -e
 PKGS="build-essential clang libclang-rt-14-dev pkg-config zlib1g-dev liblzma-dev libzstd-dev
-libpcre2-dev libsqlite3-dev libjansson-dev libnftables-dev xz-utils zstd gzip python3 pflogsumm fail2ban
+libpcre2-dev libbz2-dev libsqlite3-dev libjansson-dev libnftables-dev xz-utils zstd gzip bzip2 python3 pflogsumm fail2ban
 sshguard nftables iproute2 valgrind sqlite3"
 missing=""
 for p in $PKGS; do

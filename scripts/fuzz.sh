@@ -16,5 +16,5 @@ done
 for f in tests/fuzz/fuzz_*.c; do
     [ -f "$f" ] || continue
     n=$(basename "$f" .c)
-    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" $objs $(pkg-config --libs $PKGS) -lpthread -lm
+    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" $objs $(pkg-config --libs $PKGS) -lbz2 -lpthread -lm
 done

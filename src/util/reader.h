@@ -41,9 +41,18 @@ struct reader;
 
 /* Open path ("-" = stdin). NULL on failure with a message in err (names the file). */
 struct reader *reader_open(const char *path, char *err, size_t errlen);
+/*
+ * Read an already open descriptor as a stream (block reads, compression by magic, never
+ * mapped, even for a regular file; reading starts at the current offset). name is used by
+ * reader_path() and in messages ("(fd)" if NULL); fd stays open after reader_close().
+ * blocksize is the read/decode block (0 = the default 1 MiB; tiny values exercise the line
+ * assembly in tests). reader_mtime() is st_mtime for a regular file, else the current time.
+ * NULL on failure with a message in err.
+ */
+struct reader *reader_open_fd(int fd, const char *name, size_t blocksize, char *err, size_t errlen);
 /* 1: *line is the next line; 0: end of input; -1: error (see reader_error), input ended. */
 int reader_next(struct reader *r, struct str *line);
-const char *reader_error(const struct reader *r);
+const char *reader_error(const struct reader *r);    /* "" when there was no error */
 const char *reader_path(const struct reader *r);     /* as given; "-" shown as "(stdin)" */
 enum reader_comp reader_compression(const struct reader *r);
 /* Modification time of the file (the reference time for year-less stamps); for stdin the
@@ -65,6 +74,9 @@ bool lines_next(const char *buf, size_t len, size_t *pos, struct str *line, bool
  * Split buf[0..len) into at most n parts that start and end at line boundaries; starts[i]
  * receives the start offset of part i, starts[n'] = len. Returns the number of parts n'
  * (fewer when the buffer is small). starts must hold n + 1 entries.
+ * Every part is non-empty and each part but the first starts right after a '\n', so
+ * lines_next() over the parts yields exactly the lines of the whole buffer. len == 0 gives
+ * one empty part; n == 0 returns 0 and writes nothing.
  */
 size_t lines_split(const char *buf, size_t len, size_t n, size_t *starts);
 
@@ -74,6 +86,11 @@ size_t lines_split(const char *buf, size_t len, size_t n, size_t *starts);
  * (mail.log.N[.gz…], highest N first), then the base itself. Returns the number of paths
  * (0 if nothing exists; then err says so); *out is a malloc'd array of malloc'd strings, free
  * with rotate_free().
+ * Details: dateext also matches mail.log-YYYYMMDDHH; when both dateext and numbered members
+ * exist, all dateext ones come first (a changed logrotate configuration; the direction
+ * cannot be known). A member present both plain and compressed (mail.log.1 and
+ * mail.log.1.gz during compression) is listed once, as the plain file. Other names
+ * (mail.log.bak, mail.log-foo) and non-regular files are ignored. "-" expands to itself.
  */
 size_t rotate_expand(const char *base, char ***out, char *err, size_t errlen);
 void rotate_free(char **paths, size_t n);
