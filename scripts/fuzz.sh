@@ -2,7 +2,7 @@
 # Build every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/ (clang, ASan+UBSan).
 set -e
 cd "$(dirname "$0")/.."
-PKGS="zlib liblzma libzstd libpcre2-8 sqlite3 jansson"
+PKGS="zlib liblzma libzstd libpcre2-8 sqlite3 jansson libmariadb"
 CFL="-std=c11 -D_GNU_SOURCE -DMW_VERSION=\"fuzz\" -Isrc -Itests -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
 mkdir -p build-fuzz/obj
 objs=""

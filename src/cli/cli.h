@@ -29,6 +29,8 @@ struct command {
 
 /* Every command, in the order `help` lists them (cli/main.c). */
 extern const struct command cmd_offenders;
+extern const struct command cmd_logins;
+extern const struct command cmd_postlogin;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);
