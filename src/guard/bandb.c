@@ -1,5 +1,6 @@
 /* bandb - see bandb.h. */
 #include "guard/bandb.h"
+#include "guard/store.h"
 #include "util/xalloc.h"
 #include <sqlite3.h>
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SCHEMA 1
 
 enum {
     S_BAN_ADD, S_BAN_END_J, S_BAN_END_ALL, S_COUNT_J, S_COUNT_ALL, S_ACTIVE, S_EXPIRE,
@@ -39,29 +39,8 @@ static const char *const sql[S_MAX] = {
     [S_COMMIT] = "COMMIT",
 };
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS guard_meta(key TEXT PRIMARY KEY, value TEXT);"
-    "CREATE TABLE IF NOT EXISTS guard_bans("
-    "  id INTEGER PRIMARY KEY,"
-    "  jail TEXT NOT NULL,"
-    "  ip TEXT NOT NULL,"              /* canonical address text */
-    "  prefix INTEGER NOT NULL,"
-    "  time_of_ban INTEGER NOT NULL,"
-    "  bantime INTEGER NOT NULL,"      /* -1 permanent */
-    "  end_time INTEGER,"              /* NULL when permanent */
-    "  failures INTEGER NOT NULL,"
-    "  ban_count INTEGER NOT NULL,"    /* earlier bans when this one was made */
-    "  ended_at INTEGER,"
-    "  ended_how TEXT);"
-    "CREATE INDEX IF NOT EXISTS guard_bans_ip ON guard_bans(ip, prefix, jail, time_of_ban);"
-    "CREATE INDEX IF NOT EXISTS guard_bans_open ON guard_bans(ended_at, end_time);"
-    "CREATE TABLE IF NOT EXISTS guard_logpos("
-    "  path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, pos INTEGER, hash INTEGER, updated INTEGER);"
-    "CREATE TABLE IF NOT EXISTS guard_blocks("
-    "  cidr TEXT PRIMARY KEY, added INTEGER NOT NULL, comment TEXT);"
-    "INSERT OR IGNORE INTO guard_meta(key, value) VALUES('schema', '1');";
-
 struct bandb {
+    struct store *store;
     sqlite3 *db;
     sqlite3_stmt *st[S_MAX];
     char err[512];
@@ -104,31 +83,12 @@ struct bandb *bandb_open(const char *path, char *err, size_t errlen)
 {
     struct bandb *db = xcalloc(1, sizeof *db);
     if (strcmp(path, ":memory:") != 0) mkparent(path);
-    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, db->db ? sqlite3_errmsg(db->db) : "cannot open");
-        bandb_close(db);
+    db->store = store_open(path, 5000, 0, err, errlen);
+    if (!db->store) {
+        free(db);
         return NULL;
     }
-    sqlite3_busy_timeout(db->db, 5000);
-    char *e = NULL;
-    if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &e) != SQLITE_OK ||
-        sqlite3_exec(db->db, schema, NULL, NULL, &e) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, e ? e : sqlite3_errmsg(db->db));
-        sqlite3_free(e);
-        bandb_close(db);
-        return NULL;
-    }
-    sqlite3_stmt *v;
-    if (sqlite3_prepare_v2(db->db, "SELECT value FROM guard_meta WHERE key = 'schema'", -1, &v, NULL) == SQLITE_OK) {
-        if (sqlite3_step(v) == SQLITE_ROW && sqlite3_column_int(v, 0) > SCHEMA) {
-            snprintf(err, errlen, "%s: database schema %d is newer than this mailwarden (%d)", path,
-                     sqlite3_column_int(v, 0), SCHEMA);
-            sqlite3_finalize(v);
-            bandb_close(db);
-            return NULL;
-        }
-        sqlite3_finalize(v);
-    }
+    db->db = store_sqlite(db->store);
     for (int i = 0; i < S_MAX; i++) {
         if (sqlite3_prepare_v2(db->db, sql[i], -1, &db->st[i], NULL) != SQLITE_OK) {
             snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->db));
@@ -143,7 +103,7 @@ void bandb_close(struct bandb *db)
 {
     if (!db) return;
     for (int i = 0; i < S_MAX; i++) sqlite3_finalize(db->st[i]);
-    if (db->db) sqlite3_close(db->db);
+    store_close(db->store);
     free(db);
 }
 

@@ -3,11 +3,8 @@
  * bantime.increment and `status`), log positions (path, device, inode, offset, hash of the
  * first line) and the permanent block list.
  *
- * NOTE (coordination): the project's SQLite store (src/guard/store.{h,c}, branch h/logins:
- * schema_version, migrations) was not there when this was written; this module opens the
- * database itself with CREATE TABLE IF NOT EXISTS and keeps its own schema number in
- * table guard_meta. When the store lands, these tables become one migration in it and
- * bandb_open() takes the store's handle; the API below does not change.
+ * The tables are migration 1 -> 2 of the project's store (guard/store.c, schema_version,
+ * WAL); bandb opens the database through store_open() and keeps its own statements.
  *
  * Durability: WAL, synchronous=NORMAL: a committed transaction survives a crash of the
  * daemon at any point (it is in the WAL before the firewall is touched; the daemon writes
