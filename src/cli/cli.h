@@ -31,6 +31,8 @@ struct command {
 extern const struct command cmd_offenders;
 extern const struct command cmd_logins;
 extern const struct command cmd_postlogin;
+extern const struct command cmd_guard, cmd_status, cmd_ban, cmd_unban, cmd_banned, cmd_reload,
+    cmd_block, cmd_unblock, cmd_ping, cmd_version, cmd_stop, cmd_simulate, cmd_explain;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);

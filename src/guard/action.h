@@ -39,6 +39,8 @@ struct fw_op {
     int64_t timeout;            /* seconds the kernel should keep it; 0 = no timeout */
     int64_t bantime;            /* the ban's time (-1 permanent), for templates */
     uint32_t failures;
+    bool expiry;                /* FW_UNBAN because the ban's time is over: backends whose
+                                   kernel timeout already removed it may skip it */
 };
 
 struct fw_jail {

@@ -189,6 +189,8 @@ void nft_script_ops(struct buf *o, const char *table, const struct fw_jail *jail
     for (size_t i = 0; i < n; i++) {
         const struct fw_op *op = &ops[i];
         char set[256];
+        /* the kernel timeout has removed it already */
+        if (op->kind == FW_UNBAN && op->expiry && op->timeout > 0 && op->timeout <= NFT_MAX_TIMEOUT) continue;
         int fam = op->target.addr.family == 4 ? 4 : 6;
         if (op->kind == FW_BLOCK || op->kind == FW_UNBLOCK) {
             snprintf(set, sizeof set, "block%d", fam);
