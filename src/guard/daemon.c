@@ -40,6 +40,7 @@ struct actinst {
     struct fw_jail *fj;
     size_t nfj;
     bool ready;
+    bool resync;                /* after a failed apply: set up again and re-apply everything */
     int64_t setup_next, setup_backoff;
 };
 
@@ -238,6 +239,8 @@ static void build_actions(struct guard *g)
     }
 }
 
+static void resync(struct guard *g, struct actinst *ai);
+
 static struct actinst *block_inst(struct guard *g)
 {
     for (size_t i = 0; i < g->nacts; i++)
@@ -254,6 +257,10 @@ static void setup_actions(struct guard *g, int64_t now)
         if (ai->a->ops->setup(ai->a->st, ai->fj, ai->nfj, err, sizeof err) == 0) {
             ai->ready = true;
             ai->setup_backoff = 0;
+            if (ai->resync) {
+                ai->resync = false;
+                resync(g, ai);
+            }
         } else {
             ai->setup_backoff = ai->setup_backoff ? ai->setup_backoff * 2 : 1;
             if (ai->setup_backoff > 60) ai->setup_backoff = 60;
@@ -266,8 +273,49 @@ static void setup_actions(struct guard *g, int64_t now)
 
 static void run_actions(struct guard *g, int64_t now)
 {
-    for (size_t i = 0; i < g->nacts; i++)
-        if (g->acts[i].ready) actq_run(&g->acts[i].q, now);
+    for (size_t i = 0; i < g->nacts; i++) {
+        struct actinst *ai = &g->acts[i];
+        if (!ai->ready || actq_run(&ai->q, now) == 0) continue;
+        /* The firewall may have been reloaded under us (nft flush ruleset): set the backend
+         * up again and re-apply every active ban, not only what is queued. */
+        if (ai->kind == ACT_NFTABLES) {
+            ai->ready = false;
+            ai->resync = true;
+            ai->setup_next = ai->q.next_try;
+        }
+    }
+}
+
+static void resync(struct guard *g, struct actinst *ai)
+{
+    ai->q.n = 0;
+    size_t it = 0;
+    struct ban *b;
+    while ((b = bans_next(core_bans(g->core), &it))) {
+        if (b->jail >= core_njails(g->core) || ai->jmap[b->jail] < 0) continue;
+        struct fw_op op;
+        memset(&op, 0, sizeof op);
+        op.kind = FW_BAN;
+        op.jail = ai->jmap[b->jail];
+        op.target = b->target;
+        op.bantime = b->bantime;
+        op.failures = b->failures;
+        op.timeout = b->end == BAN_PERMANENT ? 0 : b->end - g->now;
+        if (b->end != BAN_PERMANENT && op.timeout < 1) op.timeout = 1;
+        actq_push(&ai->q, &op);
+    }
+    if (block_target(ai))
+        for (size_t i = 0; i < g->nblocks; i++) {
+            struct fw_op op;
+            memset(&op, 0, sizeof op);
+            op.kind = FW_BLOCK;
+            op.jail = -1;
+            op.target = g->blocks[i];
+            op.bantime = -1;
+            actq_push(&ai->q, &op);
+        }
+    ai->q.next_try = 0;
+    msg_info("action %s: re-applying %zu ban(s) and block(s)", ai->key, ai->q.n);
 }
 
 static void free_actions(struct guard *g)
