@@ -92,8 +92,10 @@ static int run_simulate(int argc, char **argv)
     size_t njails = 0;
     struct sim s;
     memset(&s, 0, sizeof s);
-    enum { O_JAIL = 0x2000, O_DB, O_JSON, O_COMPAT };
+    int64_t ref = 0;
+    enum { O_JAIL = 0x2000, O_DB, O_JSON, O_COMPAT, O_NOW };
     static const struct option lo[] = {
+        { "now", required_argument, NULL, O_NOW },
         { "config", required_argument, NULL, 'c' },
         { "jail", required_argument, NULL, O_JAIL },
         { "db", required_argument, NULL, O_DB },
@@ -113,6 +115,12 @@ static int run_simulate(int argc, char **argv)
         case O_DB: dbpath = optarg; break;
         case O_JSON: s.json = true; break;
         case O_COMPAT: f2b = optarg; break;
+        case O_NOW: {
+            char e[256];
+            if (mwtime_parse(optarg, (int64_t)time(NULL), &ref, e, sizeof e) < 0)
+                return cli_usage_error("simulate", "--now %s: %s", optarg, e);
+            break;
+        }
         default: return cli_usage_error("simulate", "unknown option");
         }
     }
@@ -159,10 +167,10 @@ static int run_simulate(int argc, char **argv)
             continue;
         }
         readable++;
-        int64_t ref = (int64_t)reader_mtime(r);
+        int64_t fref = ref ? ref : (int64_t)reader_mtime(r);
         struct str line;
         int k;
-        while ((k = reader_next(r, &line)) == 1) core_line_replay(core, njails ? sel : NULL, njails, line, ref);
+        while ((k = reader_next(r, &line)) == 1) core_line_replay(core, njails ? sel : NULL, njails, line, fref);
         if (k < 0) msg_warn("%s", reader_error(r));
         reader_close(r);
     }
@@ -178,7 +186,7 @@ out:
 
 const struct command cmd_simulate = {
     "simulate", run_simulate, "guard: which bans would this config have made on these logs?",
-    "usage: mailwarden simulate [-c DIR] [--jail J]... [--json] [--db PATH]\n"
+    "usage: mailwarden simulate [-c DIR] [--jail J]... [--json] [--db PATH] [--now T]\n"
     "                           [--fail2ban-compat F2BDIR] LOG...\n"
     "\n"
     "Replays the logs through the configured jails (every jail sees every line; --jail\n"
@@ -186,7 +194,8 @@ const struct command cmd_simulate = {
     "one line per ban:  TIME JAIL IP BANTIME FAILURES  (bantime -1: permanent).\n"
     "--json: JSON lines {\"time\": EPOCH, \"jail\": J, \"ip\": IP, \"bantime\": S, \"failures\": N}.\n"
     "State starts empty and in memory; --db PATH takes earlier bans (for bantime.increment)\n"
-    "from that database (read only).\n",
+    "from that database (read only). --now T: the reference time for year-less syslog\n"
+    "stamps (default: each file's modification time).\n",
 };
 
 /* ---- explain ---- */

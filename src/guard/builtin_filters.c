@@ -184,6 +184,8 @@ static size_t bf_match(void *st, const struct event *ev, struct str line, struct
     struct bf *b = st;
     const char *w = NULL;
     size_t n = 0;
+    static const char *const other[] = { "not a Postfix line", "not a Dovecot line", "not an sshd line" };
+    w = other[b->kind];
     switch (b->kind) {
     case BF_POSTFIX: n = m_postfix(b, ev, out, max, &w); break;
     case BF_DOVECOT: n = m_dovecot(b, ev, out, max, &w); break;
