@@ -99,10 +99,13 @@ static size_t f2bf_match(void *st, const struct event *ev, struct str line, stru
             len = eo;
         }
     }
+    /* failregex sees only the content: its ^ anchors there */
+    subj += off;
+    len -= off;
     for (size_t i = 0; i < f->nfail; i++) {
         struct f2b_re *re = f->fail[i];
-        if (!f2b_re_may_match(re, subj + off, len - off)) continue;
-        if (f2b_re_search(re, &f->mx, subj, len, off) != 1) continue;
+        if (!f2b_re_may_match(re, subj, len)) continue;
+        if (f2b_re_search(re, &f->mx, subj, len, 0) != 1) continue;
         struct ipaddr ip;
         if (host_of(f, re, subj, &ip) < 0) {
             if (why) *why = "failregex matched but no IP address was captured";
