@@ -55,7 +55,8 @@ struct action_ops {
      * reload with the full list). */
     int (*setup)(void *st, const struct fw_jail *jails, size_t n, char *err, size_t errlen);
     /* Carry out ops in order, as one transaction where possible. Returns how many from the
-     * front were done (n on success); on a shortfall err says why. */
+     * front were done (n on success); on a shortfall err says why, or is left empty when
+     * the backend merely yields (time budget of one loop turn): no error, no back-off. */
     size_t (*apply)(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen);
     /* Remove every ban of every jail (unban_on_stop), one transaction; blocks stay. */
     int (*flush)(void *st, char *err, size_t errlen);

@@ -38,10 +38,9 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Run argv, wait at most timeout seconds. 0 on exit status 0. */
-static int run_argv(char *const *argv, int timeout, char *err, size_t errlen)
+/* Start argv; the child's pid, or -1 with err. */
+static pid_t spawn_argv(char *const *argv, char *err, size_t errlen)
 {
-    if (!argv || !argv[0]) return 0;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -63,14 +62,19 @@ static int run_argv(char *const *argv, int timeout, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
         return -1;
     }
+    return pid;
+}
+
+/* Wait for pid until deadline (monotonic ms); SIGKILL after it. 0 on exit status 0. */
+static int wait_child(pid_t pid, const char *name, int64_t deadline, int timeout, char *err, size_t errlen)
+{
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int64_t deadline = mono_ms() + (int64_t)timeout * 1000;
     int status = 0;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid) break;
         if (w < 0 && errno != EINTR) {
-            snprintf(err, errlen, "%s: waitpid: %s", argv[0], strerror(errno));
+            snprintf(err, errlen, "%s: waitpid: %s", name, strerror(errno));
             if (pfd >= 0) close(pfd);
             return -1;
         }
@@ -78,7 +82,7 @@ static int run_argv(char *const *argv, int timeout, char *err, size_t errlen)
         if (left <= 0) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            snprintf(err, errlen, "%s: killed after %d s", argv[0], timeout);
+            snprintf(err, errlen, "%s: killed after %d s", name, timeout);
             if (pfd >= 0) close(pfd);
             return -1;
         }
@@ -92,9 +96,18 @@ static int run_argv(char *const *argv, int timeout, char *err, size_t errlen)
     }
     if (pfd >= 0) close(pfd);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    if (WIFEXITED(status)) snprintf(err, errlen, "%s exited with status %d", argv[0], WEXITSTATUS(status));
-    else snprintf(err, errlen, "%s killed by signal %d", argv[0], WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    if (WIFEXITED(status)) snprintf(err, errlen, "%s exited with status %d", name, WEXITSTATUS(status));
+    else snprintf(err, errlen, "%s killed by signal %d", name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     return -1;
+}
+
+/* Run argv, wait at most timeout seconds. 0 on exit status 0. */
+static int run_argv(char *const *argv, int timeout, char *err, size_t errlen)
+{
+    if (!argv || !argv[0]) return 0;
+    pid_t pid = spawn_argv(argv, err, errlen);
+    if (pid < 0) return -1;
+    return wait_child(pid, argv[0], mono_ms() + (int64_t)timeout * 1000, timeout, err, errlen);
 }
 
 static int cmd_setup(void *st, const struct fw_jail *jails, size_t n, char *err, size_t errlen)
@@ -118,20 +131,59 @@ static int cmd_setup(void *st, const struct fw_jail *jails, size_t n, char *err,
     return 0;
 }
 
+/*
+ * Up to CMD_PARALLEL commands run at once (process creation is what costs); a batch stops
+ * starting new commands after CMD_TURN_MS so the daemon's loop stays responsive: the rest
+ * is reported as not done without an error and comes back on the next turn. When one
+ * command of a group fails, later ones of that group that succeeded run again on retry
+ * (ban commands are expected to be idempotent, as fail2ban's are).
+ */
+#define CMD_PARALLEL 16
+#define CMD_TURN_MS 100
+
 static size_t cmd_apply(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen)
 {
     struct cmd_state *s = st;
-    for (size_t i = 0; i < n; i++) {
-        const struct fw_op *op = &ops[i];
-        char **tmpl = op->kind == FW_BAN || op->kind == FW_BLOCK ? s->ban : s->unban;
-        if (!tmpl) continue;
-        const char *jail = op->jail >= 0 && (size_t)op->jail < s->nj ? s->jails[op->jail] : "block";
-        char **av = argv_subst(tmpl, op, jail);
-        int rc = run_argv(av, s->timeout, err, errlen);
-        argv_free(av);
-        if (rc < 0) return i;
+    int64_t t0 = mono_ms();
+    size_t i = 0;
+    err[0] = 0;
+    while (i < n) {
+        size_t k = n - i < CMD_PARALLEL ? n - i : CMD_PARALLEL;
+        pid_t pids[CMD_PARALLEL];
+        char *names[CMD_PARALLEL];
+        int rc[CMD_PARALLEL];
+        char errs[CMD_PARALLEL][256];
+        for (size_t j = 0; j < k; j++) {
+            const struct fw_op *op = &ops[i + j];
+            char **tmpl = op->kind == FW_BAN || op->kind == FW_BLOCK ? s->ban : s->unban;
+            pids[j] = 0;
+            names[j] = NULL;
+            rc[j] = 0;
+            errs[j][0] = 0;
+            if (!tmpl) continue;
+            const char *jail = op->jail >= 0 && (size_t)op->jail < s->nj ? s->jails[op->jail] : "block";
+            char **av = argv_subst(tmpl, op, jail);
+            pids[j] = spawn_argv(av, errs[j], sizeof errs[j]);
+            if (pids[j] < 0) rc[j] = -1;
+            names[j] = xstrdup(av[0]);
+            argv_free(av);
+        }
+        int64_t deadline = mono_ms() + (int64_t)s->timeout * 1000;
+        for (size_t j = 0; j < k; j++)
+            if (pids[j] > 0) rc[j] = wait_child(pids[j], names[j], deadline, s->timeout, errs[j], sizeof errs[j]);
+        size_t firstbad = k;
+        for (size_t j = 0; j < k; j++) {
+            if (rc[j] < 0 && firstbad == k) firstbad = j;
+            free(names[j]);
+        }
+        if (firstbad < k) {
+            snprintf(err, errlen, "%s", errs[firstbad]);
+            return i + firstbad;
+        }
+        i += k;
+        if (mono_ms() - t0 >= CMD_TURN_MS) break;
     }
-    return n;
+    return i;
 }
 
 static int cmd_flush(void *st, char *err, size_t errlen)
