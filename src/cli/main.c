@@ -20,6 +20,19 @@ static const struct command *const commands[] = {
     &cmd_postlogin,
     &cmd_summary,
     &cmd_regex,
+    &cmd_guard,
+    &cmd_status,
+    &cmd_ban,
+    &cmd_unban,
+    &cmd_banned,
+    &cmd_reload,
+    &cmd_block,
+    &cmd_unblock,
+    &cmd_ping,
+    &cmd_version,
+    &cmd_stop,
+    &cmd_simulate,
+    &cmd_explain,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -33,6 +33,28 @@ static const char *const migrations[] = {
     "  last_fail_proto TEXT"
     ");"
     "CREATE INDEX login_failures_last ON login_failures (last_fail);",
+    /* 1 -> 2: the guard daemon (guard/bandb.h): bans with history, log positions, blocks */
+    "CREATE TABLE guard_bans ("
+    "  id INTEGER PRIMARY KEY,"
+    "  jail TEXT NOT NULL,"
+    "  ip TEXT NOT NULL,"                /* canonical address text */
+    "  prefix INTEGER NOT NULL,"
+    "  time_of_ban INTEGER NOT NULL,"
+    "  bantime INTEGER NOT NULL,"        /* -1 permanent */
+    "  end_time INTEGER,"                /* NULL when permanent */
+    "  failures INTEGER NOT NULL,"
+    "  ban_count INTEGER NOT NULL,"      /* earlier bans when this one was made */
+    "  ended_at INTEGER,"
+    "  ended_how TEXT"
+    ");"
+    "CREATE INDEX guard_bans_ip ON guard_bans (ip, prefix, jail, time_of_ban);"
+    "CREATE INDEX guard_bans_open ON guard_bans (ended_at, end_time);"
+    "CREATE TABLE guard_logpos ("
+    "  path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, pos INTEGER, hash INTEGER, updated INTEGER"
+    ");"
+    "CREATE TABLE guard_blocks ("
+    "  cidr TEXT PRIMARY KEY, added INTEGER NOT NULL, comment TEXT"
+    ");",
 };
 #define SCHEMA_CURRENT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -160,6 +182,8 @@ bad:
     free(s);
     return NULL;
 }
+
+void *store_sqlite(struct store *s) { return s->db; }
 
 void store_close(struct store *s)
 {

@@ -21,6 +21,12 @@
  *       has; kept apart so that a name only attackers tried is never a user who logged in.
  *       Names without a successful login are capped (STORE_MAX_FAIL_ONLY, oldest dropped).
  *
+ * Version 2 (the guard, guard/bandb.h):
+ *   guard_bans(id, jail, ip, prefix, time_of_ban, bantime, end_time, failures, ban_count,
+ *              ended_at, ended_how)   every ban ever made (history for bantime.increment)
+ *   guard_logpos(path, dev, ino, pos, hash, updated)   followed-file positions
+ *   guard_blocks(cidr, added, comment)                 the permanent block list
+ *
  * All SQL text is constant; data is always bound (sqlite3_bind_*), never pasted in.
  * Errors: functions return 0 or -1 with a message in err (the SQLite message and what was
  * being done); SQLITE_BUSY after the busy timeout is reported as such (store_is_busy()).
@@ -52,6 +58,10 @@ int store_schema_version(const struct store *s);
 int store_schema_current(void);
 /* Was the last failure a lock timeout (SQLITE_BUSY / SQLITE_LOCKED)? */
 bool store_is_busy(const struct store *s);
+
+/* The sqlite3 handle, for modules that keep their own prepared statements on the same
+ * database (guard/bandb.c). Owned by the store. */
+void *store_sqlite(struct store *s);
 
 /* ---- logins ---- */
 
