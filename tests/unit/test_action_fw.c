@@ -9,6 +9,7 @@
  *     after unshare(CLONE_NEWNET)), checked with `ipset list` and `iptables -S`. */
 #include "check.h"
 #include "guard/action.h"
+#include "guard/jailconf.h"
 #include "util/buf.h"
 #include <errno.h>
 #include <sched.h>
@@ -557,6 +558,107 @@ static void t_firewalld_fake_argv(void)
     fake_cleanup();
 }
 
+/* ---- registration: banaction names and daemon settings ---- */
+
+static void put(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static struct guard_conf *load(const char *jail, const char *daemon, char *err, size_t errlen)
+{
+    snprintf(dir, sizeof dir, "/tmp/mw-fwconf.XXXXXX");
+    if (!mkdtemp(dir)) return NULL;
+    put("jail.conf", jail);
+    if (daemon) put("mailwarden.conf", daemon);
+    struct guard_conf *c = guard_conf_load(dir, NULL, err, errlen);
+    char p[256];
+    snprintf(p, sizeof p, "%s/jail.conf", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/mailwarden.conf", dir);
+    unlink(p);
+    rmdir(dir);
+    return c;
+}
+
+static void t_banaction_names(void)
+{
+    static const struct { const char *name; enum act_kind kind; bool warn; } cases[] = {
+        { "ipset", ACT_IPSET, false }, { "iptables-ipset", ACT_IPSET, false },
+        { "iptables-ipset-proto6-allports", ACT_IPSET, false }, { "iptables-multiport", ACT_IPSET, false },
+        { "iptables", ACT_IPSET, false }, { "ip6tables-multiport", ACT_IPSET, false },
+        { "firewallcmd-rich-rules", ACT_FIREWALLD, false }, { "firewallcmd-ipset", ACT_FIREWALLD, false },
+        { "firewalld", ACT_FIREWALLD, false }, { "nftables-multiport", ACT_NFTABLES, false },
+        { "ufw", ACT_NFTABLES, true },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char jail[512], err[512] = "";
+        snprintf(jail, sizeof jail, "[DEFAULT]\nbanaction = %s\n[postfix]\nenabled = true\nlogpath = /dev/null\n",
+                 cases[i].name);
+        struct guard_conf *c = load(jail, NULL, err, sizeof err);
+        CHECK(c != NULL);
+        if (!c) {
+            fprintf(stderr, "  %s: %s\n", cases[i].name, err);
+            continue;
+        }
+        struct jail_conf *j = guard_conf_jail(c, "postfix");
+        CHECK(j && j->nactions == 1);
+        if (j && j->nactions == 1 && j->actions[0].kind != cases[i].kind) {
+            fprintf(stderr, "  %s: kind %d, expected %d\n", cases[i].name, j->actions[0].kind, cases[i].kind);
+            CHECK(0);
+        }
+        bool warned = false;
+        for (size_t k = 0; k < c->nwarnings; k++)
+            if (strstr(c->warnings[k], "no ") && strstr(c->warnings[k], "action yet")) warned = true;
+        CHECK(warned == cases[i].warn);
+        guard_conf_free(c);
+    }
+    /* the allports variant and action arguments set the jail's ports */
+    char err[512] = "";
+    struct guard_conf *c = load("[postfix]\nenabled = true\nlogpath = /dev/null\nport = smtp\n"
+                                "action = iptables-ipset-proto6-allports[name=postfix]\n", NULL, err, sizeof err);
+    CHECK(c != NULL);
+    if (c) CHECK_STR(guard_conf_jail(c, "postfix")->port, "0:65535");
+    guard_conf_free(c);
+    /* a jail name too long for an ipset set name is a configuration error */
+    c = load("[abcdefghijklmnopqrstuvwxyz0]\nenabled = true\nlogpath = /dev/null\nfilter = mailwarden-sshd\n"
+             "banaction = ipset\n", NULL, err, sizeof err);
+    CHECK(c == NULL);
+    CHECK(strstr(err, "ipset needs 1 to 26 characters") != NULL);
+    guard_conf_free(c);
+    /* daemon settings */
+    c = load("[postfix]\nenabled = true\nlogpath = /dev/null\nbanaction = firewalld\n",
+             "[Definition]\nblocktype = REJECT\nfirewalld_zone = public\nipset_cmd = /opt/ipset\n"
+             "iptables_chain = MW\n", err, sizeof err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_STR(c->ipset.blocktype, "REJECT");
+        CHECK_STR(c->ipset.ipset, "/opt/ipset");
+        CHECK_STR(c->ipset.iptables, "/usr/sbin/iptables");
+        CHECK_STR(c->ipset.chain, "MW");
+        CHECK_STR(c->fwcmd.cmd, "/usr/bin/firewall-cmd");
+        CHECK_STR(c->fwcmd.zone, "public");
+        CHECK_STR(c->fwcmd.blocktype, "REJECT");
+        CHECK_STR(c->fwcmd.mode, "richrule");
+    }
+    guard_conf_free(c);
+    static const char *const bad[] = { "blocktype = ACCEPT\n", "firewalld_mode = ipset\n",
+                                       "firewalld_zone = a b\n", "iptables_chain = -j\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char d[256];
+        snprintf(d, sizeof d, "[Definition]\n%s", bad[i]);
+        c = load("[postfix]\nenabled = true\nlogpath = /dev/null\n", d, err, sizeof err);
+        CHECK(c == NULL);
+        guard_conf_free(c);
+    }
+}
+
 /* ---- ipset + iptables in a private network namespace ---- */
 
 static int ns_fail;
@@ -720,6 +822,7 @@ int main(void)
     RUN(t_ports);
     RUN(t_ipset_fake_argv);
     RUN(t_firewalld_fake_argv);
+    RUN(t_banaction_names);
     if (geteuid() != 0) {
         SKIP(t_ipset_netns, "needs root for a network namespace");
     } else if (access("/usr/sbin/ipset", X_OK) != 0 || access("/usr/sbin/iptables", X_OK) != 0 ||
