@@ -2,7 +2,7 @@
 # Build every tests/fuzz/fuzz_*.c as a libFuzzer binary in build-fuzz/ (clang, ASan+UBSan).
 set -e
 cd "$(dirname "$0")/.."
-PKGS="zlib liblzma libzstd libpcre2-8 sqlite3 jansson libmariadb"
+PKGS="zlib liblzma libzstd libpcre2-8 sqlite3 jansson libmariadb libnftables"
 CFL="-std=c11 -D_GNU_SOURCE -DMW_VERSION=\"fuzz\" -Isrc -Itests -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS)"
 mkdir -p build-fuzz/obj
 objs=""
@@ -13,8 +13,11 @@ for c in $(find src -name '*.c' ! -path src/cli/main.c | sort); do
     fi
     objs="$objs $o"
 done
+# an archive, so that a target pulls only the objects it needs (not the CLI's)
+rm -f build-fuzz/libmw.a
+ar rcs build-fuzz/libmw.a $objs
 for f in tests/fuzz/fuzz_*.c; do
     [ -f "$f" ] || continue
     n=$(basename "$f" .c)
-    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" $objs $(pkg-config --libs $PKGS) -lbz2 -lpthread -lm
+    clang $CFL -fsanitize=fuzzer -o "build-fuzz/$n" "$f" build-fuzz/libmw.a $(pkg-config --libs $PKGS) -lbz2 -lpthread -lm
 done

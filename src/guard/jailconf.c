@@ -222,6 +222,9 @@ static void add_addr(struct cidrset *set, const struct sockaddr *sa)
     cidrset_add(set, &c);
 }
 
+static bool resolve_names = true;
+void guard_conf_set_resolve(bool on) { resolve_names = on; }
+
 static int parse_ignoreip(struct guard_conf *gc, const char *jail, const char *s, struct cidrset *set,
                           char *err, size_t errlen)
 {
@@ -249,7 +252,7 @@ static int parse_ignoreip(struct guard_conf *gc, const char *jail, const char *s
         struct addrinfo hints, *res = NULL;
         memset(&hints, 0, sizeof hints);
         hints.ai_socktype = SOCK_STREAM;
-        int rc = getaddrinfo(name, NULL, &hints, &res);
+        int rc = resolve_names ? getaddrinfo(name, NULL, &hints, &res) : EAI_NONAME;
         if (rc != 0) {
             warn(gc, "[%s] ignoreip: cannot resolve '%s': %s", jail, name, gai_strerror(rc));
         } else {

@@ -77,6 +77,8 @@ struct guard_conf {
 
 struct guard_conf *guard_conf_load(const char *dir, const char *f2bdir, char *err, size_t errlen);
 void guard_conf_free(struct guard_conf *c);
+/* Resolve host names in ignoreip (default on; the fuzz target turns it off). */
+void guard_conf_set_resolve(bool on);
 /* Find an enabled jail by name. */
 struct jail_conf *guard_conf_jail(const struct guard_conf *c, const char *name);
 /* Print the option table (name, default, help). */
