@@ -27,7 +27,9 @@
  * after a reload changed the jail's ports, and flush() knows what to remove. Bounded by the
  * daemon's maxbans. Strings reaching argv are built from validated data only: canonical
  * addresses (fw_target), numeric ports, fixed protocol names, a checked zone name.
- * Not done yet: mode=ipset (firewalld's own ipsets with timeouts); rules are enough.
+ * firewalld's own reload drops runtime rules without telling us; the daemon re-applies
+ * everything when a run fails, and on its own restart or reload.
+ * Not done yet: mode=ipset (firewalld's own ipsets with timeouts); rich rules are enough.
  */
 #include "guard/action.h"
 #include "util/hash.h"

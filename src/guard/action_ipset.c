@@ -19,7 +19,8 @@
  * setup (ipset_jail_check), addresses formatted canonically (fw_target), numbers. Jails are
  * copied at setup; the state owns them. Errors: setup/apply/flush return failure with a
  * message (the caller retries with back-off); nothing is fatal.
- * Not done here: rules of jails removed by a reload stay in the chain until the next boot.
+ * Not done here: the sets and rules of a jail removed by a reload (or its old port list after
+ * a change) stay until the next boot; they only match sets that are no longer filled.
  */
 #include "guard/action.h"
 #include "util/xalloc.h"

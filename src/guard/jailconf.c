@@ -742,7 +742,14 @@ void guard_conf_print(const struct guard_conf *c, FILE *f)
         dur(f, j->bt.bantime);
         if (j->bt.increment) fputs(" (increment)", f);
         fputs(", actions", f);
-        for (size_t k = 0; k < j->nactions; k++) fprintf(f, "%s%s", k ? ", " : " ", j->actions[k].spec);
+        for (size_t k = 0; k < j->nactions; k++) {
+            /* a fail2ban name says which mailwarden action runs it */
+            static const char *const kn[] = { "nftables", "command", "null", "ipset", "firewalld" };
+            const struct jail_action *a = &j->actions[k];
+            const char *n = (size_t)a->kind < sizeof kn / sizeof kn[0] ? kn[a->kind] : "?";
+            fprintf(f, "%s%s", k ? ", " : " ", a->spec);
+            if (strncmp(a->spec, n, strlen(n)) && a->kind != ACT_NULL) fprintf(f, " (%s)", n);
+        }
         fputs(", logpath", f);
         for (size_t k = 0; k < j->nlogpath; k++) fprintf(f, " %s", j->logpath[k]);
         fputc('\n', f);
