@@ -139,6 +139,12 @@ int actq_run(struct actq *q, int64_t now)
         q->next_try = 0;
         return 0;
     }
+    if (!err[0]) {
+        /* a partial batch without an error: the backend yields; more on the next turn */
+        q->backoff = 0;
+        q->next_try = now;
+        return -1;
+    }
     q->errors++;
     q->backoff = q->backoff ? q->backoff * 2 : 1;
     if (q->backoff > 60) q->backoff = 60;

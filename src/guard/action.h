@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include "util/ipaddr.h"
 #include "util/buf.h"
 
@@ -60,7 +61,8 @@ struct action_ops {
      * reload with the full list). */
     int (*setup)(void *st, const struct fw_jail *jails, size_t n, char *err, size_t errlen);
     /* Carry out ops in order, as one transaction where possible. Returns how many from the
-     * front were done (n on success); on a shortfall err says why. */
+     * front were done (n on success); on a shortfall err says why, or is left empty when
+     * the backend merely yields (time budget of one loop turn): no error, no back-off. */
     size_t (*apply)(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen);
     /* Remove every ban of every jail (unban_on_stop), one transaction; blocks stay. */
     int (*flush)(void *st, char *err, size_t errlen);
@@ -103,6 +105,16 @@ char **argv_subst(char *const *tmpl, const struct fw_op *op, const char *jail);
  * when the program could not be run, timed out or died of a signal. */
 int action_spawn(char *const *argv, const char *in, size_t inlen, struct buf *out, int timeout,
                  char *err, size_t errlen);
+/* The two halves, for running several at once: start (stdin as above; stdout/stderr into a
+ * memfd returned in *outfd and *errfd when those are not NULL, else stdout to /dev/null and
+ * stderr inherited; the caller closes the fds), and wait until `deadline` (action_mono_ms
+ * time; SIGKILL after, `timeout` is for the message). start returns the pid or -1; wait
+ * returns as action_spawn, with errfd's first line (or -1: none) in the message. */
+pid_t action_spawn_start(char *const *argv, const char *in, size_t inlen, int *outfd, int *errfd, char *err,
+                         size_t errlen);
+int action_spawn_wait(pid_t pid, const char *name, int64_t deadline, int timeout, int errfd, char *err,
+                      size_t errlen);
+int64_t action_mono_ms(void);
 
 /* Ports and protocols of a jail, as both iptables and firewalld need them. */
 struct fw_portrange { uint16_t lo, hi; };

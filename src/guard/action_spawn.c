@@ -29,7 +29,7 @@ extern char **environ;
 
 #define SPAWN_OUT_MAX (16u << 20)
 
-static int64_t mono_ms(void)
+int64_t action_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -73,32 +73,33 @@ static void read_back(int fd, struct buf *b, size_t max)
     }
 }
 
-int action_spawn(char *const *argv, const char *in, size_t inlen, struct buf *out, int timeout,
-                 char *err, size_t errlen)
+pid_t action_spawn_start(char *const *argv, const char *in, size_t inlen, int *outfd, int *errfd, char *err,
+                         size_t errlen)
 {
+    if (outfd) *outfd = -1;
+    if (errfd) *errfd = -1;
     if (!argv || !argv[0]) {
         snprintf(err, errlen, "nothing to run");
         return -1;
     }
-    if (timeout <= 0) timeout = 30;
-    int infd = -1, outfd = -1, errfd = memfd("mw-stderr");
+    int infd = -1, ofd = -1, efd = -1;
     if (in) {
         infd = memfd("mw-stdin");
         if (infd < 0 || write_all(infd, in, inlen) < 0 || lseek(infd, 0, SEEK_SET) < 0) {
             snprintf(err, errlen, "%s: stdin: %s", argv[0], strerror(errno));
             if (infd >= 0) close(infd);
-            if (errfd >= 0) close(errfd);
             return -1;
         }
     }
-    if (out) outfd = memfd("mw-stdout");
+    if (outfd) ofd = memfd("mw-stdout");
+    if (errfd) efd = memfd("mw-stderr");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (infd >= 0) posix_spawn_file_actions_adddup2(&fa, infd, 0);
     else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (outfd >= 0) posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+    if (ofd >= 0) posix_spawn_file_actions_adddup2(&fa, ofd, 1);
     else posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    if (errfd >= 0) posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+    if (efd >= 0) posix_spawn_file_actions_adddup2(&fa, efd, 2);
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
     sigset_t none;
@@ -115,25 +116,32 @@ int action_spawn(char *const *argv, const char *in, size_t inlen, struct buf *ou
     if (infd >= 0) close(infd);
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
-        if (outfd >= 0) close(outfd);
-        if (errfd >= 0) close(errfd);
+        if (ofd >= 0) close(ofd);
+        if (efd >= 0) close(efd);
         return -1;
     }
+    if (outfd) *outfd = ofd;
+    if (errfd) *errfd = efd;
+    return pid;
+}
+
+int action_spawn_wait(pid_t pid, const char *name, int64_t deadline, int timeout, int errfd, char *err,
+                      size_t errlen)
+{
     int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int64_t deadline = mono_ms() + (int64_t)timeout * 1000;
     int status = 0, ret = -1;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid) break;
         if (w < 0 && errno != EINTR) {
-            snprintf(err, errlen, "%s: waitpid: %s", argv[0], strerror(errno));
+            snprintf(err, errlen, "%s: waitpid: %s", name, strerror(errno));
             goto done;
         }
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - action_mono_ms();
         if (left <= 0) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            snprintf(err, errlen, "%s: killed after %d s", argv[0], timeout);
+            snprintf(err, errlen, "%s: killed after %d s", name, timeout);
             goto done;
         }
         if (pfd >= 0) {
@@ -144,7 +152,6 @@ int action_spawn(char *const *argv, const char *in, size_t inlen, struct buf *ou
             nanosleep(&ts, NULL);
         }
     }
-    if (outfd >= 0) read_back(outfd, out, SPAWN_OUT_MAX);
     if (WIFEXITED(status)) {
         ret = WEXITSTATUS(status);
         if (ret != 0) {
@@ -153,17 +160,30 @@ int action_spawn(char *const *argv, const char *in, size_t inlen, struct buf *ou
             const char *m = buf_cstr(&e);
             while (*m == '\n' || *m == ' ') m++;
             int ml = (int)strcspn(m, "\n");
-            snprintf(err, errlen, "%s exited with status %d%s%.*s", argv[0], ret, ml ? ": " : "", ml, m);
+            snprintf(err, errlen, "%s exited with status %d%s%.*s", name, ret, ml ? ": " : "", ml, m);
             buf_free(&e);
         }
     } else {
-        snprintf(err, errlen, "%s killed by signal %d", argv[0], WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        snprintf(err, errlen, "%s killed by signal %d", name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     }
 done:
     if (pfd >= 0) close(pfd);
+    return ret;
+}
+
+int action_spawn(char *const *argv, const char *in, size_t inlen, struct buf *out, int timeout,
+                 char *err, size_t errlen)
+{
+    if (timeout <= 0) timeout = 30;
+    int outfd = -1, errfd = -1;
+    pid_t pid = action_spawn_start(argv, in, inlen, out ? &outfd : NULL, &errfd, err, errlen);
+    if (pid < 0) return -1;
+    int rc = action_spawn_wait(pid, argv[0], action_mono_ms() + (int64_t)timeout * 1000, timeout, errfd, err,
+                               errlen);
+    if (rc >= 0 && outfd >= 0) read_back(outfd, out, SPAWN_OUT_MAX);
     if (outfd >= 0) close(outfd);
     if (errfd >= 0) close(errfd);
-    return ret;
+    return rc;
 }
 
 int fw_ports_parse(const char *spec, const char *proto, struct fw_portrange *out, size_t cap,

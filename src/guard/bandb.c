@@ -89,6 +89,8 @@ struct bandb *bandb_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     db->db = store_sqlite(db->store);
+    /* the daemon's working set is small: keep SQLite's page cache at 256 KB */
+    sqlite3_exec(db->db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
     for (int i = 0; i < S_MAX; i++) {
         if (sqlite3_prepare_v2(db->db, sql[i], -1, &db->st[i], NULL) != SQLITE_OK) {
             snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->db));

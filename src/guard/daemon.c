@@ -1095,9 +1095,12 @@ int guard_run(const struct guard_opts *o)
         int64_t next = bans_next_end(core_bans(g->core));
         int timeout = 1000;
         if (next != INT64_MAX && (next - now) * 1000 < timeout) timeout = next <= now ? 0 : (int)((next - now) * 1000);
-        for (size_t i = 0; i < g->nacts; i++)
-            if (g->acts[i].q.n && g->acts[i].q.next_try > now && (g->acts[i].q.next_try - now) * 1000 < timeout)
-                timeout = (int)((g->acts[i].q.next_try - now) * 1000);
+        for (size_t i = 0; i < g->nacts; i++) {
+            const struct actq *q = &g->acts[i].q;
+            if (!q->n || !g->acts[i].ready) continue;
+            if (q->next_try <= now) timeout = 0;          /* a backend yielded: go on */
+            else if ((q->next_try - now) * 1000 < timeout) timeout = (int)((q->next_try - now) * 1000);
+        }
         struct epoll_event evs[16];
         int n = epoll_wait(g->ep, evs, 16, timeout);
         g->now = wall();

@@ -220,6 +220,20 @@ emit "$ROT" 8
 start_daemon
 if wait_until 5000 expect_total 8; then pass restart-resumes-position; else fail restart-resumes-position "total $(total), expected 8"; fi
 
+# --- reload: a broken configuration is refused and the running one stays; a good one applies ---
+printf '[postfix]\nmaxretry = none\n' > "$CONF/jail.local"
+cli reload > "$TMP/rl.out" 2>&1
+check_eq reload-broken-exit 2 $?
+check_grep reload-broken-why 'maxretry = none' "$TMP/rl.out"
+kill -HUP "$DPID"
+if cli ping >/dev/null 2>&1 && cli status | grep -q 'Number of jail:.3'; then pass reload-broken-keeps-running; else fail reload-broken-keeps-running "daemon gone or jails changed"; fi
+printf '[extra]\nenabled = true\nfilter = mailwarden-postfix\nlogpath = %s\n' "$LOG" > "$CONF/jail.local"
+cli reload > "$TMP/rl2.out" 2>&1
+check_eq reload-ok "OK" "$(cat "$TMP/rl2.out")"
+if cli status | grep -q 'Number of jail:.4' && inset j_postfix_4 192.0.2.30; then pass reload-keeps-bans; else fail reload-keeps-bans "$(cli status)"; fi
+rm -f "$CONF/jail.local"
+cli reload >/dev/null
+
 # --- unban_on_stop removes everything in one go ---
 printf '[Definition]\nunban_on_stop = true\n' > "$CONF/mailwarden.local"
 stop_daemon

@@ -10,6 +10,22 @@ SUITE=guard_simulate
 GD=$DATA/guard
 CONF=$GD/conf-simulate
 
+# --- the shipped configuration loads and runs the three mail jails ---
+"$MW" guard -c "$TOP/config" --test-config > "$TMP/shipped.out" 2>&1
+check_grep shipped-postfix '^jail postfix: filter mailwarden-postfix\[mode=normal\], maxretry 5, findtime 10m, bantime 1h \(increment\), actions nftables' "$TMP/shipped.out"
+check_grep shipped-dovecot '^jail dovecot: filter mailwarden-dovecot,' "$TMP/shipped.out"
+check_grep shipped-sshd '^jail sshd: filter mailwarden-sshd,' "$TMP/shipped.out"
+check_grep shipped-ok '^OK: 3 jail\(s\)' "$TMP/shipped.out"
+# the shipped ignoreip protects loopback: the corpus' loopback attackers are never banned
+"$MW" simulate -c "$TOP/config" --now 2026-11-22T21:30:00 "$DATA/mail-traditional.log.gz" > "$TMP/shipped-sim.out" 2>/dev/null
+check_eq shipped-ignores-loopback "" "$(cat "$TMP/shipped-sim.out")"
+# a broken configuration is refused with the reason
+mkdir -p "$TMP/broken"
+printf '[sshd]\nenabled = true\nfilter = mailwarden-sshd\nlogpath = /x\nmaxretry = many\n' > "$TMP/broken/jail.conf"
+"$MW" guard -c "$TMP/broken" --test-config > "$TMP/broken.out" 2>&1
+check_eq broken-config-exit 2 $?
+check_grep broken-config-why 'maxretry = many: expected a number' "$TMP/broken.out"
+
 # --- corpus: golden output ---
 "$MW" simulate -c "$CONF" --now 2026-11-22T21:30:00 "$DATA/mail-traditional.log.gz" > "$TMP/corpus.out" 2> "$TMP/corpus.err"
 if diff -u "$GD/simulate-traditional.expected" "$TMP/corpus.out" > "$TMP/corpus.diff"; then pass corpus-golden
