@@ -213,6 +213,13 @@ static int fwd_setup(void *st, const struct fw_jail *jails, size_t n, char *err,
     return 0;
 }
 
+static bool blob_has(const struct buf *blob, const char *rule)
+{
+    for (const char *p = buf_cstr(blob); *p; p += strlen(p) + 1)
+        if (!strcmp(p, rule)) return true;
+    return false;
+}
+
 /* Run-grouping key of an operation: consecutive operations with the same key share runs. */
 static int64_t op_group(const struct fw_op *op)
 {
@@ -246,6 +253,21 @@ static int do_group(struct fwd_state *s, const struct fw_op *ops, size_t a, size
                 if (op->expiry && op->timeout > 0) rules = "";
             }
             for (const char *p = rules; *p && rc == 0; p += strlen(p) + 1) rc = run_add(&r, s, opt, p, err, errlen);
+            buf_free(&blob);
+            buf_free(&key);
+        }
+        if (rc == 0) rc = run_end(&r, s, err, errlen);
+        else run_free(&r);
+    }
+    /* a ban again with other rules (the jail's ports changed by a reload): the old ones go */
+    if (rc == 0 && kind == FW_BAN) {
+        struct run r;
+        run_init(&r, s, false, 0);
+        for (size_t i = a; i < b && rc == 0; i++) {
+            struct buf blob = BUF_INIT(1u << 20), key = BUF_INIT(512);
+            char **have = op_rules(s, &ops[i], &blob, &key) ? hmap_get(&s->bans, buf_str(&key)) : NULL;
+            for (const char *p = have ? *have : ""; *p && rc == 0; p += strlen(p) + 1)
+                if (!blob_has(&blob, p)) rc = run_add(&r, s, "--remove-rich-rule", p, err, errlen);
             buf_free(&blob);
             buf_free(&key);
         }

@@ -520,6 +520,26 @@ static void t_firewalld_fake_argv(void)
     CHECK_INT(runs, 2);
     CHECK_INT(rules, 202);
     free(got);
+    /* the jail's ports change (a reload) and it is banned again: the old rules go */
+    struct fw_jail moved[1] = { { "postfix", "587", NULL } };
+    CHECK_INT(a->ops->setup(a->st, moved, 1, err, sizeof err), 0);
+    free(fake_take());
+    struct fw_op again = OP(FW_BAN, 0, "198.51.100.7", 60);
+    CHECK_INT(a->ops->apply(a->st, &again, 1, err, sizeof err), 1);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--timeout=60s", "--add-rich-rule=" R4("198.51.100.7", "587"), NULL);
+    run_words(&w, "firewall-cmd", "--remove-rich-rule=" R4("198.51.100.7", "25"),
+              "--remove-rich-rule=" R4("198.51.100.7", "465"), NULL);
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+    struct fw_op un7 = OP(FW_UNBAN, 0, "198.51.100.7", 60);
+    CHECK_INT(a->ops->apply(a->st, &un7, 1, err, sizeof err), 1);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--remove-rich-rule=" R4("198.51.100.7", "587"), NULL);
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
     action_free(a);
 
     /* zone and reject */
