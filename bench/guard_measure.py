@@ -4,9 +4,11 @@
   guard_measure.py mem PID                 -> "VmRSS_kB RssAnon_kB"
   guard_measure.py cpu PID                 -> utime+stime in seconds
   guard_measure.py settle PID [SECS]       -> wait until PID's CPU time stops growing for SECS
-  guard_measure.py latency LOG OUT N MAXRETRY PREFIX
+  guard_measure.py latency LOG OUT N MAXRETRY PREFIX [observe]
         append MAXRETRY-1 failures of a fresh IP, then the deciding line; the time of that
         write() is taken just before it; wait for "<ts> ban IP" in OUT; print median and p99
+        observe: OUT is the daemon's own log; the time is when "Ban IP " shows up there
+        (polled every 0.2 ms: the decision latency without any action process)
 """
 import os
 import sys
@@ -49,7 +51,7 @@ def stamp():
     return time.strftime("%b %e %H:%M:%S", time.localtime())
 
 
-def latency(log, out, n, maxretry, prefix):
+def latency(log, out, n, maxretry, prefix, observe=False):
     lat = []
     done = 0
     with open(log, "a", buffering=1) as f:
@@ -68,7 +70,12 @@ def latency(log, out, n, maxretry, prefix):
             while time.time() < deadline:
                 try:
                     with open(out) as o:
-                        for l in o:
+                        data = o.read()
+                    if observe:
+                        if f"Ban {ip} " in data:
+                            got = time.time()
+                    else:
+                        for l in data.splitlines(True):
                             if l.endswith(needle):
                                 got = float(l.split()[0])
                                 break
@@ -76,7 +83,7 @@ def latency(log, out, n, maxretry, prefix):
                     pass
                 if got is not None:
                     break
-                time.sleep(0.001)
+                time.sleep(0.0002 if observe else 0.001)
             if got is None:
                 print(f"latency: no action for {ip}", file=sys.stderr)
                 continue
@@ -100,7 +107,8 @@ def main():
     elif cmd == "settle":
         print(f"{settle(int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 2.0):.2f}")
     elif cmd == "latency":
-        latency(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        latency(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+                len(sys.argv) > 7 and sys.argv[7] == "observe")
     else:
         sys.exit("unknown command")
 

@@ -64,7 +64,8 @@ struct action_ops {
      * front were done (n on success); on a shortfall err says why, or is left empty when
      * the backend merely yields (time budget of one loop turn): no error, no back-off. */
     size_t (*apply)(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen);
-    /* Remove every ban of every jail (unban_on_stop), one transaction; blocks stay. */
+    /* Remove every ban of every jail (unban_on_stop), one transaction; blocks stay.
+     * Returns 1 when the backend cannot flush and wants one unban per ban instead. */
     int (*flush)(void *st, char *err, size_t errlen);
     void (*free)(void *st);
 };

@@ -123,7 +123,7 @@ static size_t cmd_apply(void *st, const struct fw_op *ops, size_t n, char *err, 
 static int cmd_flush(void *st, char *err, size_t errlen)
 {
     struct cmd_state *s = st;
-    if (!s->flush) return 0;
+    if (!s->flush) return s->unban ? 1 : 0;     /* the caller unbans one by one */
     for (size_t i = 0; i < s->nj; i++) {
         struct fw_op op;
         memset(&op, 0, sizeof op);

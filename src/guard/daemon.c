@@ -11,6 +11,7 @@
 #include "util/xalloc.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +511,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     reapply_bans(g);
     build_follow(g, g->now);
     msg_info("reloaded: %zu jail(s)", core_njails(g->core));
+    malloc_trim(0);
     return 0;
 }
 
@@ -1082,6 +1084,7 @@ int guard_run(const struct guard_opts *o)
     build_follow(g, g->now);
     msg_info("started: %zu jail(s), %zu file(s), %zu ban(s) restored, %zu block(s)", core_njails(g->core),
              follow_count(g->fw), restored, g->nblocks);
+    malloc_trim(0);                     /* give back what loading the configuration used */
 
     struct epoll_event ev = { .events = EPOLLIN };
     ev.data.u32 = 2;
@@ -1142,12 +1145,38 @@ int guard_run(const struct guard_opts *o)
     /* stop */
     save_positions(g);
     commit(g);
-    run_actions(g, g->now);
+    if (g->conf->unban_on_stop) {
+        /* what is still queued would be undone by the flush at once */
+        for (size_t i = 0; i < g->nacts; i++) g->acts[i].q.n = 0;
+    } else {
+        run_actions(g, g->now);         /* the rest is re-applied from the database at start */
+    }
     if (g->conf->unban_on_stop) {
         for (size_t i = 0; i < g->nacts; i++) {
-            if (!g->acts[i].ready) continue;
-            if (g->acts[i].a->ops->flush(g->acts[i].a->st, err, sizeof err) < 0)
-                msg_warn("action %s: flush: %s", g->acts[i].key, err);
+            struct actinst *ai = &g->acts[i];
+            if (!ai->ready) continue;
+            int r = ai->a->ops->flush(ai->a->st, err, sizeof err);
+            if (r < 0) msg_warn("action %s: flush: %s", ai->key, err);
+            if (r != 1) continue;
+            /* no flush command: one unban per ban, as fail2ban does (bounded in time) */
+            size_t it = 0;
+            struct ban *b;
+            while ((b = bans_next(core_bans(g->core), &it))) {
+                if (b->jail >= core_njails(g->core) || ai->jmap[b->jail] < 0) continue;
+                struct fw_op op;
+                memset(&op, 0, sizeof op);
+                op.kind = FW_UNBAN;
+                op.jail = ai->jmap[b->jail];
+                op.target = b->target;
+                op.bantime = b->bantime;
+                op.failures = b->failures;
+                actq_push(&ai->q, &op);
+            }
+            int64_t until = wall() + 30;
+            while (ai->q.n && wall() < until) {
+                ai->q.next_try = 0;
+                actq_run(&ai->q, wall());
+            }
         }
         msg_info("stopped: bans removed from the firewall (unban_on_stop)");
     } else {
