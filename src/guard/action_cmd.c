@@ -2,27 +2,16 @@
  * action_cmd - the command backend (see action.h): argv templates split once at load
  * (argv_split: no shell, no expansion), <ip> <jail> <bantime> <failures> substituted per
  * word (so an address can never become a second argument), run with posix_spawnp with
- * stdin and stdout on /dev/null. Each run waits for the child with a timeout (pidfd +
- * poll; SIGKILL when it expires). A non-zero exit is a failure: the operation stays queued
- * and is retried with back-off by the caller's actq.
+ * stdin and stdout on /dev/null (the shared helper in action_spawn.c). Each run waits for
+ * the child with a timeout (pidfd + poll; SIGKILL when it expires). A non-zero exit is a
+ * failure: the operation stays queued and is retried with back-off by the caller's actq.
  */
 #include "guard/action.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-extern char **environ;
 
 struct cmd_state {
     char **ban, **unban, **flush, **start;
@@ -31,74 +20,19 @@ struct cmd_state {
     size_t nj;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return action_mono_ms(); }
 
-/* Start argv; the child's pid, or -1 with err. */
+/* Start argv (action_spawn_start: stdin and stdout on /dev/null, stderr inherited); the
+ * child's pid, or -1 with err. */
 static pid_t spawn_argv(char *const *argv, char *err, size_t errlen)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_t at;
-    posix_spawnattr_init(&at);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&at, &none);
-    sigset_t all;
-    sigfillset(&all);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
-        return -1;
-    }
-    return pid;
+    return action_spawn_start(argv, NULL, 0, NULL, NULL, err, errlen);
 }
 
 /* Wait for pid until deadline (monotonic ms); SIGKILL after it. 0 on exit status 0. */
 static int wait_child(pid_t pid, const char *name, int64_t deadline, int timeout, char *err, size_t errlen)
 {
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0 && errno != EINTR) {
-            snprintf(err, errlen, "%s: waitpid: %s", name, strerror(errno));
-            if (pfd >= 0) close(pfd);
-            return -1;
-        }
-        int64_t left = deadline - mono_ms();
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            snprintf(err, errlen, "%s: killed after %d s", name, timeout);
-            if (pfd >= 0) close(pfd);
-            return -1;
-        }
-        if (pfd >= 0) {
-            struct pollfd p = { .fd = pfd, .events = POLLIN };
-            poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-        } else {
-            struct timespec ts = { 0, 1000000 };
-            nanosleep(&ts, NULL);
-        }
-    }
-    if (pfd >= 0) close(pfd);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    if (WIFEXITED(status)) snprintf(err, errlen, "%s exited with status %d", name, WEXITSTATUS(status));
-    else snprintf(err, errlen, "%s killed by signal %d", name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    return -1;
+    return action_spawn_wait(pid, name, deadline, timeout, -1, err, errlen) == 0 ? 0 : -1;
 }
 
 /* Run argv, wait at most timeout seconds. 0 on exit status 0. */

@@ -117,7 +117,7 @@ static void push_jail(struct guard *g, int jail, const struct fw_op *tmpl)
     }
 }
 
-static bool block_target(const struct actinst *ai) { return ai->kind == ACT_NFTABLES || ai->kind == ACT_NULL; }
+static bool block_target(const struct actinst *ai) { return ai->kind != ACT_COMMAND; }
 
 static void push_block(struct guard *g, enum fw_kind k, const struct cidr *c)
 {
@@ -196,6 +196,8 @@ static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char 
     struct action *a = NULL;
     if (kind == ACT_NULL) a = action_null_new();
     else if (kind == ACT_COMMAND) a = action_cmd_new(&ja->cmd, err, sizeof err);
+    else if (kind == ACT_IPSET) a = action_ipset_new(&g->conf->ipset, err, sizeof err);
+    else if (kind == ACT_FIREWALLD) a = action_firewalld_new(&g->conf->fwcmd, err, sizeof err);
     else a = action_nft_new(g->conf->nft_table, err, sizeof err);
     if (!a) {
         msg_error("action %s: %s", key, err);
@@ -226,7 +228,8 @@ static void build_actions(struct guard *g)
             enum act_kind kind = g->o.null_actions ? ACT_NULL : ja->kind;
             char key[128];
             if (kind == ACT_COMMAND) snprintf(key, sizeof key, "command:%s:%zu", jc->name, k);
-            else snprintf(key, sizeof key, "%s", kind == ACT_NULL ? "null" : "nftables");
+            else snprintf(key, sizeof key, "%s", kind == ACT_NULL ? "null" : kind == ACT_IPSET ? "ipset" :
+                          kind == ACT_FIREWALLD ? "firewalld" : "nftables");
             struct actinst *ai = inst_get(g, kind, key, ja);
             if (!ai) continue;
             size_t idx = (size_t)(ai - g->acts);
@@ -279,7 +282,7 @@ static void run_actions(struct guard *g, int64_t now)
         if (!ai->ready || actq_run(&ai->q, now) == 0) continue;
         /* The firewall may have been reloaded under us (nft flush ruleset): set the backend
          * up again and re-apply every active ban, not only what is queued. */
-        if (ai->kind == ACT_NFTABLES) {
+        if (ai->kind == ACT_NFTABLES || ai->kind == ACT_IPSET || ai->kind == ACT_FIREWALLD) {
             ai->ready = false;
             ai->resync = true;
             ai->setup_next = ai->q.next_try;

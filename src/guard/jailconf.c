@@ -50,7 +50,7 @@ static const struct copt jail_opts[] = {
     { "ignoreself", "true", CT_BOOL, 0, 0, "never ban this host's own addresses" },
     { "port", "0:65535", CT_STR, 0, 0, "ports the ban applies to" },
     { "protocol", "tcp", CT_STR, 0, 0, "protocol the ban applies to (tcp, udp, all)" },
-    { "banaction", "nftables", CT_STR, 0, 0, "default action: nftables, command, null" },
+    { "banaction", "nftables", CT_STR, 0, 0, "default action: nftables, ipset, firewalld, command, null" },
     { "action", "%(banaction)s", CT_STR, 0, 0, "actions, one per line: name[arg=value, ...]" },
     { "actionban", NULL, CT_STR, 0, 0, "command action: argv template run to ban" },
     { "actionunban", NULL, CT_STR, 0, 0, "command action: argv template run to unban" },
@@ -72,8 +72,17 @@ static const struct copt daemon_opts[] = {
     { "unban_on_stop", "false", CT_BOOL, 0, 0, "remove every ban from the firewall when stopping" },
     { "rotate_grace", "60", CT_INT, 0, 86400, "seconds a rotated file is still read" },
     { "nftables_table", "mailwarden", CT_STR, 0, 0, "nftables table (inet family)" },
+    { "ipset_cmd", "/usr/sbin/ipset", CT_STR, 0, 0, "ipset action: the ipset program" },
+    { "iptables_cmd", "/usr/sbin/iptables", CT_STR, 0, 0, "ipset action: the iptables program" },
+    { "ip6tables_cmd", "/usr/sbin/ip6tables", CT_STR, 0, 0, "ipset action: the ip6tables program" },
+    { "iptables_chain", "INPUT", CT_STR, 0, 0, "ipset action: chain of the match-set rules" },
+    { "blocktype", "DROP", CT_STR, 0, 0, "ipset and firewalld actions: DROP or REJECT" },
+    { "firewallcmd", "/usr/bin/firewall-cmd", CT_STR, 0, 0, "firewalld action: the firewall-cmd program" },
+    { "firewalld_zone", NULL, CT_STR, 0, 0, "firewalld action: zone of the rich rules (empty: the default zone)" },
+    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule (ipset: not implemented yet)" },
 };
-enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_MAX };
+enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_IPSET, D_IPT, D_IP6T,
+       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MAX };
 
 static void warn(struct guard_conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct guard_conf *c, const char *fmt, ...)
@@ -272,10 +281,16 @@ static void add_self(struct cidrset *set)
 
 /* ---- actions ---- */
 
-static const char *const nft_families[] = {
-    "nftables", "iptables", "ip6tables", "firewallcmd", "ufw", "shorewall", "pf", "ipfw", "ipfilter",
-    "npf", "route", "ipset", "apf", "csf", "nginx-block-map",
+/* fail2ban's action.d families (by name prefix) and mailwarden's own action names; the first
+ * entries are mailwarden actions, the rest fall back to nftables with a warning */
+static const struct { const char *prefix; enum act_kind kind; } act_families[] = {
+    { "nftables", ACT_NFTABLES }, { "iptables", ACT_IPSET }, { "ip6tables", ACT_IPSET }, { "ipset", ACT_IPSET },
+    { "firewallcmd", ACT_FIREWALLD }, { "firewalld", ACT_FIREWALLD },
+    { "ufw", ACT_NFTABLES }, { "shorewall", ACT_NFTABLES }, { "pf", ACT_NFTABLES }, { "ipfw", ACT_NFTABLES },
+    { "ipfilter", ACT_NFTABLES }, { "npf", ACT_NFTABLES }, { "route", ACT_NFTABLES }, { "apf", ACT_NFTABLES },
+    { "csf", ACT_NFTABLES }, { "nginx-block-map", ACT_NFTABLES },
 };
+#define ACT_OWN 6  /* act_families[0..ACT_OWN) have their own action */
 
 static int parse_actions(struct guard_conf *gc, struct jail_conf *j, const char *spec, const struct val *v,
                          char *err, size_t errlen)
@@ -334,14 +349,20 @@ static int parse_actions(struct guard_conf *gc, struct jail_conf *j, const char 
             a.kind = ACT_NULL;
         } else {
             known = false;
-            for (size_t k = 0; k < sizeof nft_families / sizeof nft_families[0]; k++) {
-                size_t fl = strlen(nft_families[k]);
-                if (!strncmp(name, nft_families[k], fl)) {
+            for (size_t k = 0; k < sizeof act_families / sizeof act_families[0]; k++) {
+                size_t fl = strlen(act_families[k].prefix);
+                if (!strncmp(name, act_families[k].prefix, fl)) {
                     known = true;
-                    a.kind = ACT_NFTABLES;
-                    if (k != 0)
+                    a.kind = act_families[k].kind;
+                    if (k >= ACT_OWN)
                         warn(gc, "[%s] action %s: mailwarden has no %s action yet; using nftables", j->name,
-                             name, nft_families[k]);
+                             name, act_families[k].prefix);
+                    if (a.kind == ACT_IPSET && ipset_jail_check(j->name, e2, sizeof e2) < 0) {
+                        snprintf(err, errlen, "[%s] action %s: %s", j->name, name, e2);
+                        free(a.spec); free(name); free(copy);
+                        ini_vars_free(&args);
+                        return -1;
+                    }
                     /* port/protocol arguments of the fail2ban action apply to the ban */
                     const char *port = ini_vars_get(&args, "port");
                     const char *proto = ini_vars_get(&args, "protocol");
@@ -610,6 +631,19 @@ struct guard_conf *guard_conf_load(const char *dir, const char *f2bdir, char *er
         gc->maxbans = (size_t)dv[D_MAXBANS].i;
         gc->unban_on_stop = dv[D_UNBAN].b;
         gc->rotate_grace = (int)dv[D_GRACE].i;
+        gc->ipset = (struct ipset_conf){ dv[D_IPSET].s, dv[D_IPT].s, dv[D_IP6T].s, dv[D_CHAIN].s,
+                                         xstrdup(dv[D_BLOCKTYPE].s ? dv[D_BLOCKTYPE].s : ""), 0 };
+        gc->fwcmd = (struct fwcmd_conf){ dv[D_FWCMD].s, dv[D_FWZONE].s, dv[D_BLOCKTYPE].s, dv[D_FWMODE].s, 0 };
+        dv[D_IPSET].s = dv[D_IPT].s = dv[D_IP6T].s = dv[D_CHAIN].s = dv[D_BLOCKTYPE].s = NULL;
+        dv[D_FWCMD].s = dv[D_FWZONE].s = dv[D_FWMODE].s = NULL;
+        /* bad values are configuration errors, not a backend that never comes up */
+        struct action *t = action_ipset_new(&gc->ipset, err, errlen);
+        if (t) {
+            action_free(t);
+            t = action_firewalld_new(&gc->fwcmd, err, errlen);
+        }
+        if (!t) bad = true;
+        action_free(t);
     }
     for (int i = 0; i < D_MAX; i++) free(dv[i].s);
     if (bad) {
@@ -660,6 +694,10 @@ void guard_conf_free(struct guard_conf *c)
     free(c->socket);
     free(c->logtarget);
     free(c->nft_table);
+    free((char *)c->ipset.ipset); free((char *)c->ipset.iptables); free((char *)c->ipset.ip6tables);
+    free((char *)c->ipset.chain); free((char *)c->ipset.blocktype);
+    free((char *)c->fwcmd.cmd); free((char *)c->fwcmd.zone); free((char *)c->fwcmd.blocktype);
+    free((char *)c->fwcmd.mode);
     free(c);
 }
 
@@ -704,7 +742,14 @@ void guard_conf_print(const struct guard_conf *c, FILE *f)
         dur(f, j->bt.bantime);
         if (j->bt.increment) fputs(" (increment)", f);
         fputs(", actions", f);
-        for (size_t k = 0; k < j->nactions; k++) fprintf(f, "%s%s", k ? ", " : " ", j->actions[k].spec);
+        for (size_t k = 0; k < j->nactions; k++) {
+            /* a fail2ban name says which mailwarden action runs it */
+            static const char *const kn[] = { "nftables", "command", "null", "ipset", "firewalld" };
+            const struct jail_action *a = &j->actions[k];
+            const char *n = (size_t)a->kind < sizeof kn / sizeof kn[0] ? kn[a->kind] : "?";
+            fprintf(f, "%s%s", k ? ", " : " ", a->spec);
+            if (strncmp(a->spec, n, strlen(n)) && a->kind != ACT_NULL) fprintf(f, " (%s)", n);
+        }
         fputs(", logpath", f);
         for (size_t k = 0; k < j->nlogpath; k++) fprintf(f, " %s", j->logpath[k]);
         fputc('\n', f);

@@ -7,10 +7,10 @@
  * jailconf.c; validation and `mailwarden guard --print-options` come from it.
  *
  * --fail2ban-compat F2BDIR: the jails come from F2BDIR's jail files instead; fail2ban
- * `banaction`/`action` names are mapped to mailwarden's actions by family (nftables*,
- * iptables*, firewallcmd*, ufw, shorewall, ...: the nftables action, with a warning for the
- * families whose own action does not exist yet); any other action.d name is reported and
- * ignored, never run through a shell. Filters that are not built-in are fail2ban filters
+ * `banaction`/`action` names are mapped to mailwarden's actions by family (nftables*;
+ * iptables*, ip6tables*, ipset*: ipset; firewallcmd*, firewalld: firewalld; ufw, shorewall,
+ * ...: the nftables action, with a warning for the families whose own action does not exist
+ * yet); any other action.d name is reported and ignored, never run through a shell. Filters that are not built-in are fail2ban filters
  * from F2BDIR/filter.d (the fail2ban filter engine).
  *
  * Ownership: a guard_conf owns everything in it; guard_conf_free(). Errors: guard_conf_load
@@ -30,7 +30,7 @@
 #define GUARD_DEFAULT_DIR "/etc/mailwarden"
 #define GUARD_DEFAULT_SOCKET "/run/mailwarden/mailwarden.sock"
 
-enum act_kind { ACT_NFTABLES, ACT_COMMAND, ACT_NULL };
+enum act_kind { ACT_NFTABLES, ACT_COMMAND, ACT_NULL, ACT_IPSET, ACT_FIREWALLD };
 
 struct jail_action {
     enum act_kind kind;
@@ -65,6 +65,8 @@ struct guard_conf {
     size_t maxentries, maxbans;
     bool unban_on_stop;
     int rotate_grace;
+    struct ipset_conf ipset;   /* ipset/iptables action (strings owned) */
+    struct fwcmd_conf fwcmd;   /* firewalld action (strings owned) */
     struct jail_conf *jails;   /* enabled jails, in section order */
     size_t njails;
     char **warnings;

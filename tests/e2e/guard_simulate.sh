@@ -99,7 +99,8 @@ if [ -d /etc/fail2ban/filter.d ]; then
     printf '[DEFAULT]\nignoreip =\nignoreself = false\nlogpath = /dev/null\nbackend = auto\n[sshd]\nenabled = true\nmaxretry = 3\n[postfix]\nenabled = true\nmaxretry = 3\n' > "$TMP/f2b/jail.d/test.local"
     "$MW" guard -c "$ICONF" --fail2ban-compat "$TMP/f2b" --test-config > "$TMP/f2b.out" 2>&1
     check_grep compat-test-config '^jail sshd: filter sshd\[mode=normal\], maxretry 3' "$TMP/f2b.out"
-    check_grep compat-action-mapped 'no iptables action yet; using nftables|action nftables' "$TMP/f2b.out"
+    check_grep compat-action-mapped 'actions iptables-multiport\[port="ssh".*\] \(ipset\)' "$TMP/f2b.out"
+    check_nogrep compat-action-own 'no iptables action yet' "$TMP/f2b.out"
     "$MW" simulate -c "$ICONF" --fail2ban-compat "$TMP/f2b" --now 2026-11-22T23:00:00 --jail sshd "$TMP/rep.log" > "$TMP/f2bsim.out" 2>&1
     check_grep compat-simulate-sshd '^2026-11-22T10:00:02\+00:00 sshd 192\.0\.2\.77 600 3$' "$TMP/f2bsim.out"
 else
