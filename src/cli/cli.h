@@ -31,6 +31,9 @@ struct command {
 extern const struct command cmd_offenders;
 extern const struct command cmd_trace;
 extern const struct command cmd_queue;
+extern const struct command cmd_logins;
+extern const struct command cmd_postlogin;
+extern const struct command cmd_summary;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);

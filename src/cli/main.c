@@ -16,6 +16,9 @@ static const struct command *const commands[] = {
     &cmd_offenders,
     &cmd_trace,
     &cmd_queue,
+    &cmd_logins,
+    &cmd_postlogin,
+    &cmd_summary,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -90,7 +93,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
+        /* postlogin's arguments after its options are another program's (and its stdout is
+         * an IMAP client): only its first argument may ask for help */
+        if (!strcmp(argv[i], "--") || (c == &cmd_postlogin && i > 2)) break;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             cli_help(c, stdout);
             return EXIT_OK;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
@@ -44,16 +45,26 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
     cs->lines++;
     if (c->want_line && !c->want_line(c->global, line)) return;
     struct event ev;
-    parse_line(&fd->sctx, &fd->o->parse, line, &ev);
-    if (ev.kind == EV_UNPARSED) {
-        if (line.len) cs->unparsed++;
-        return;
+    if (c->envelope_only) {
+        memset(&ev, 0, offsetof(struct event, f));
+        ev.port = -1;
+        if (syslog_parse(&fd->sctx, line, &ev.h) < 0) {
+            if (line.len) cs->unparsed++;
+            return;
+        }
+        ev.kind = EV_OTHER;
+    } else {
+        parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+        if (ev.kind == EV_UNPARSED) {
+            if (line.len) cs->unparsed++;
+            return;
+        }
+        if (ev.src == SRC_OTHER) {
+            uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
+            (*n)++;
+        }
+        if (!ev_wanted(&fd->o->parse, ev.kind)) return;
     }
-    if (ev.src == SRC_OTHER) {
-        uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
-        (*n)++;
-    }
-    if (!ev_wanted(&fd->o->parse, ev.kind)) return;
     if (ev.h.t < fd->o->since || ev.h.t > fd->o->until) {
         cs->oow++;
         return;
