@@ -6,9 +6,10 @@
 # Variants: BUILD=dir SAN=1 (clang, ASan+UBSan); the fuzz targets live in build-fuzz.
 
 PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
 BUILD   ?= build
 CC      ?= cc
-PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson
+PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd libmariadb libnftables
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
@@ -79,6 +80,8 @@ lint:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 mailwarden $(DESTDIR)$(PREFIX)/bin/mailwarden
+	install -d $(DESTDIR)$(SYSCONFDIR)/mailwarden $(DESTDIR)$(SYSCONFDIR)/mailwarden/jail.d
+	install -m 0644 config/jail.conf config/mailwarden.conf $(DESTDIR)$(SYSCONFDIR)/mailwarden/
 
 clean:
 	rm -rf build build-asan build-fuzz mailwarden

@@ -69,21 +69,24 @@ else
     cat "$RES/asan.log"; echo "FAIL build/clang-asan-ubsan: build failed" | record
 fi
 
-echo "== fuzz (${FUZZ_SECONDS}s each)"
-if scripts/fuzz.sh build >"$RES/fuzzbuild.log" 2>&1; then
-    for f in build-fuzz/fuzz_*; do
-        [ -x "$f" ] || continue
-        n=$(basename "$f")
-        corpus="$RES/corpus-$n"; mkdir -p "$corpus"
-        seeds=tests/fuzz/seeds/${n#fuzz_}
-        if "$f" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -rss_limit_mb=2048 \
-                -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) \
-                >"$RES/$n.log" 2>&1; then
-            echo "PASS fuzz/$n ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$RES/$n.log" | grep -o '[0-9]*$' || echo '?') runs)" | record
-        else
-            tail -n 40 "$RES/$n.log"; echo "FAIL fuzz/$n: crash or leak, see above" | record
-        fi
-    done
+echo "== fuzz (${FUZZ_SECONDS}s each, $JOBS at a time)"
+# fuzz_one NAME: run one target for FUZZ_SECONDS; prints its PASS/FAIL line
+fuzz_one() {
+    local f=build-fuzz/$1 n=$1
+    local corpus="$RES/corpus-$n" seeds=tests/fuzz/seeds/${n#fuzz_}
+    mkdir -p "$corpus"
+    if "$f" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -rss_limit_mb=2048 -timeout=30 \
+            -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) > "$RES/$n.log" 2>&1; then
+        echo "PASS fuzz/$n ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$RES/$n.log" | grep -o '[0-9]*$') runs)"
+    else
+        tail -n 40 "$RES/$n.log" >&2
+        echo "FAIL fuzz/$n: crash, leak or timeout, see above"
+    fi
+}
+export -f fuzz_one
+export RES FUZZ_SECONDS
+if scripts/fuzz.sh >"$RES/fuzzbuild.log" 2>&1; then
+    ls build-fuzz | grep -E '^fuzz_[a-z0-9_]+$' | xargs -r -P "$JOBS" -I{} bash -c 'fuzz_one {}' | record
 else
     cat "$RES/fuzzbuild.log"; echo "FAIL fuzz/build: fuzz targets did not build" | record
 fi

@@ -3,8 +3,9 @@
 # Runs apt-get only when something is missing; harmless when everything is there.
 set -e
 PKGS="build-essential clang libclang-rt-14-dev pkg-config zlib1g-dev liblzma-dev libzstd-dev
-libpcre2-dev libbz2-dev libsqlite3-dev libjansson-dev xz-utils zstd gzip bzip2 python3 pflogsumm fail2ban
-sshguard nftables iproute2 valgrind sqlite3"
+libpcre2-dev libbz2-dev libsqlite3-dev libjansson-dev libnftables-dev xz-utils zstd gzip bzip2 python3
+pflogsumm fail2ban sshguard nftables ipset iptables iproute2 valgrind sqlite3 libsystemd-dev
+systemd-journal-remote libmariadb-dev mariadb-server chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -29,8 +29,14 @@ struct command {
 
 /* Every command, in the order `help` lists them (cli/main.c). */
 extern const struct command cmd_offenders;
+extern const struct command cmd_trace;
 extern const struct command cmd_queue;
+extern const struct command cmd_logins;
+extern const struct command cmd_postlogin;
+extern const struct command cmd_summary;
 extern const struct command cmd_regex;
+extern const struct command cmd_guard, cmd_status, cmd_ban, cmd_unban, cmd_banned, cmd_reload,
+    cmd_block, cmd_unblock, cmd_ping, cmd_version, cmd_stop, cmd_simulate, cmd_explain;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);
@@ -63,7 +69,7 @@ const char *cli_default_log(void);
  */
 enum {
     OPT_SINCE = 0x1000, OPT_UNTIL, OPT_NOW, OPT_JSON, OPT_ROTATED, OPT_THREADS, OPT_DB,
-    OPT_SYSLOG_NAME, OPT_COMMON_END
+    OPT_SYSLOG_NAME, OPT_STATS, OPT_JOURNAL, OPT_JOURNAL_FILE, OPT_JOURNAL_MATCH, OPT_COMMON_END
 };
 #define CLI_COMMON_LONGOPTS \
     { "since", required_argument, NULL, OPT_SINCE }, \
@@ -72,19 +78,40 @@ enum {
     { "json", no_argument, NULL, OPT_JSON }, \
     { "rotated", no_argument, NULL, OPT_ROTATED }, \
     { "threads", required_argument, NULL, OPT_THREADS }, \
-    { "syslog-name", required_argument, NULL, OPT_SYSLOG_NAME }
+    { "syslog-name", required_argument, NULL, OPT_SYSLOG_NAME }, \
+    { "stats", no_argument, NULL, OPT_STATS }, \
+    { "journal", no_argument, NULL, OPT_JOURNAL }, \
+    { "journal-file", required_argument, NULL, OPT_JOURNAL_FILE }, \
+    { "journal-match", required_argument, NULL, OPT_JOURNAL_MATCH }
 
 struct cli_common {
     struct timewin tw;
     bool json, rotated;
     int threads;
     const char *syslog_name;
+    bool stats;            /* --stats: input statistics on stderr after the report */
+    bool journal;          /* --journal / --journal-file PATH */
+    const char *journal_file;
+    const char *matches[17];   /* --journal-match (up to 16), NULL-terminated */
+    int nmatches;
 };
+/* Help text for the input options every log-reading command shares. */
+#define CLI_INPUT_HELP \
+    "  --rotated        read each LOG's logrotate family (LOG.N, LOG.N.gz, LOG-DATE...), oldest first\n" \
+    "  --journal        read the systemd journal instead of files (with --since: from then on)\n" \
+    "  --journal-file P a journal file or a directory of them (e.g. copied from another host)\n" \
+    "  --journal-match M  journalctl-style match, e.g. _SYSTEMD_UNIT=postfix@-.service; '+' for OR\n" \
+    "  --threads N      worker threads (default: CPUs)\n" \
+    "  --stats          input statistics on stderr (lines, unparsed, other programs)\n"
 void cli_common_init(struct cli_common *c);
 /* 1: handled, 0: not a common option, -1: bad value (message printed). */
 int cli_common_opt(struct cli_common *c, int opt, const char *arg);
 /* Fill scan options from the common options and the remaining arguments (the logs). */
 struct scan_opts;
 int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts *so);
+/* With --stats: lines, bytes, cut lines, lines without a syslog envelope, and lines of
+ * programs no parser models, per program (the top 20). */
+struct scan_stats;
+void cli_print_stats(const struct cli_common *c, const struct scan_stats *st);
 
 #endif

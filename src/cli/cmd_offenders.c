@@ -7,7 +7,7 @@
 
 static const char usage[] =
     "usage: mailwarden offenders [--min N] [--last N] [--since T] [--until T] [--now T]\n"
-    "                            [--json] [--rotated] [LOG...]\n"
+    "                            [--json] [--rotated] [LOG...|--journal|--journal-file P]\n"
     "\n"
     "Every client IP (IPv4 and IPv6) in reject, authentication-failure and SASL-failure\n"
     "lines, with the number of failed attempts, a breakdown by category, and first and last\n"
@@ -18,8 +18,7 @@ static const char usage[] =
     "  --last N      only the last N lines of the input, like tail -n\n"
     "  --since T, --until T   time window;  --now T  reference time (year-less stamps)\n"
     "  --json        a JSON array of {\"ip\", \"count\", \"categories\", \"first\", \"last\"}\n"
-    "  --rotated     read each LOG's logrotate family (LOG.N, LOG.N.gz, LOG-DATE...), oldest first\n"
-    "  --threads N   worker threads (default: CPUs)\n"
+    CLI_INPUT_HELP
     "  LOG           files (plain, .gz, .xz, .zst) or - for stdin;\n"
     "                default /var/log/mail.log (or /var/log/maillog)\n"
     "\n"
@@ -63,6 +62,7 @@ static int run(int argc, char **argv)
     struct scan_opts so;
     if (cli_scan_opts(&co, argc - optind, argv + optind, &so) < 0) return EXIT_USAGE;
     so.last_lines = last;
+    so.parse.kinds = offenders_kinds();
 
     struct offenders *o = offenders_new();
     struct scan_consumer cons = offenders_consumer(o);
@@ -78,6 +78,7 @@ static int run(int argc, char **argv)
     const struct offender *rows = offenders_result(o, min, &n);
     if (co.json) offenders_print_json(stdout, rows, n);
     else offenders_print_text(stdout, rows, n);
+    cli_print_stats(&co, &st);
     scan_stats_free(&st);
     offenders_free(o);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;

@@ -745,7 +745,7 @@ static int run(int argc, char **argv)
     bool is_text = false;
     if (bi) {
         ini_vars_copy(&bopts, &fopts);
-        struct filter *f = bi->open(&bopts, err, sizeof err);
+        struct filter *f = bi->open(&bopts, now, err, sizeof err);
         if (!f) {
             msg_error("filter %s: %s", bname, err);
             rc = EXIT_USAGE;

@@ -3,6 +3,7 @@
 #include "parse/scan.h"
 #include "util/msg.h"
 #include "util/timeparse.h"
+#include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
@@ -24,6 +25,14 @@ int cli_common_opt(struct cli_common *c, int opt, const char *arg)
     case OPT_JSON: c->json = true; return 1;
     case OPT_ROTATED: c->rotated = true; return 1;
     case OPT_SYSLOG_NAME: c->syslog_name = arg; return 1;
+    case OPT_STATS: c->stats = true; return 1;
+    case OPT_JOURNAL: c->journal = true; return 1;
+    case OPT_JOURNAL_FILE: c->journal = true; c->journal_file = arg; return 1;
+    case OPT_JOURNAL_MATCH:
+        if (c->nmatches >= 16) { msg_error("at most 16 --journal-match options"); return -1; }
+        c->matches[c->nmatches++] = arg;
+        c->journal = true;
+        return 1;
     case OPT_THREADS: {
         char *end;
         long v = strtol(arg, &end, 10);
@@ -43,6 +52,13 @@ int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts 
     static char *deflt[1];
     if (timewin_finish(&c->tw) < 0) return -1;
     memset(so, 0, sizeof *so);
+    if (c->journal && argc > 0) {
+        msg_error("--journal/--journal-file and LOG files exclude each other");
+        return -1;
+    }
+    so->journal = c->journal;
+    so->journal_path = c->journal_file;
+    so->journal_matches = c->nmatches ? c->matches : NULL;
     if (argc > 0) {
         so->paths = argv;
         so->npaths = (size_t)argc;
@@ -59,6 +75,34 @@ int cli_scan_opts(struct cli_common *c, int argc, char **argv, struct scan_opts 
     so->parse.syslog_name = c->syslog_name ? str_c(c->syslog_name) : STR_NULL;
     so->progress = true;
     return 0;
+}
+
+struct progcount { struct str prog; uint64_t n; };
+
+static int progcount_cmp(const void *a, const void *b)
+{
+    const struct progcount *x = a, *y = b;
+    return x->n != y->n ? (x->n > y->n ? -1 : 1) : 0;
+}
+
+void cli_print_stats(const struct cli_common *c, const struct scan_stats *st)
+{
+    if (!c->stats) return;
+    fprintf(stderr, "input: %llu file(s) (%llu unreadable), %llu lines, %llu bytes, %llu cut at %d KiB\n",
+            (unsigned long long)st->files, (unsigned long long)st->files_failed,
+            (unsigned long long)st->lines, (unsigned long long)st->bytes,
+            (unsigned long long)st->cut_lines, 64);
+    fprintf(stderr, "input: %llu lines without a syslog envelope, %llu outside --since/--until\n",
+            (unsigned long long)st->unparsed, (unsigned long long)st->out_of_window);
+    size_t n = hmap_count(&st->other_progs), i = 0, it = 0;
+    struct progcount *pc = xcalloc(n + 1, sizeof *pc);
+    struct str k;
+    void *v;
+    while (hmap_next(&st->other_progs, &it, &k, &v)) pc[i++] = (struct progcount){ k, *(uint64_t *)v };
+    qsort(pc, n, sizeof *pc, progcount_cmp);
+    for (i = 0; i < n && i < 20; i++)
+        fprintf(stderr, "input: %10llu lines of %.*s (not modelled)\n", (unsigned long long)pc[i].n, STR_FMT(pc[i].prog));
+    free(pc);
 }
 
 void cli_help(const struct command *c, FILE *f)

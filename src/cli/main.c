@@ -14,8 +14,25 @@
 
 static const struct command *const commands[] = {
     &cmd_offenders,
+    &cmd_trace,
     &cmd_queue,
+    &cmd_logins,
+    &cmd_postlogin,
+    &cmd_summary,
     &cmd_regex,
+    &cmd_guard,
+    &cmd_status,
+    &cmd_ban,
+    &cmd_unban,
+    &cmd_banned,
+    &cmd_reload,
+    &cmd_block,
+    &cmd_unblock,
+    &cmd_ping,
+    &cmd_version,
+    &cmd_stop,
+    &cmd_simulate,
+    &cmd_explain,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -55,6 +72,9 @@ static const struct command *find(const char *name)
 int main(int argc, char **argv)
 {
     msg_set_progname("mailwarden");
+    /* With TZ unset glibc re-reads /etc/localtime on every mktime(); name it once instead. */
+    setenv("TZ", ":/etc/localtime", 0);
+    tzset();
     if (argc < 2) {
         general_usage(stderr);
         return EXIT_USAGE;
@@ -87,7 +107,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) break;
+        /* postlogin's arguments after its options are another program's (and its stdout is
+         * an IMAP client): only its first argument may ask for help */
+        if (!strcmp(argv[i], "--") || (c == &cmd_postlogin && i > 2)) break;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             cli_help(c, stdout);
             return EXIT_OK;

@@ -8,7 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* filter_builtin.c: the mail filters of the line model, behind this interface */
+struct filter *builtin_open_postfix(const struct ini_vars *opts, int64_t now, char *err, size_t errlen);
+struct filter *builtin_open_dovecot(const struct ini_vars *opts, int64_t now, char *err, size_t errlen);
+struct filter *builtin_open_sshd(const struct ini_vars *opts, int64_t now, char *err, size_t errlen);
+
 const struct filter_builtin filter_builtins[] = {
+    { "mailwarden-postfix", "Postfix rejects, SASL failures, postscreen (modes: see guard)", builtin_open_postfix },
+    { "mailwarden-dovecot", "Dovecot IMAP/POP3/submission/managesieve authentication failures", builtin_open_dovecot },
+    { "mailwarden-sshd", "OpenSSH authentication failures", builtin_open_sshd },
     { NULL, NULL, NULL },
 };
 

@@ -77,8 +77,9 @@ struct filter {
 struct filter_builtin {
     const char *name;                                   /* "mailwarden-postfix" */
     const char *summary;
-    /* Create an instance with the given options (mode=aggressive ...); NULL + message. */
-    struct filter *(*open)(const struct ini_vars *opts, char *err, size_t errlen);
+    /* Create an instance with the given options (mode=aggressive ...); now is the reference
+     * time for year-less stamps; NULL + message. */
+    struct filter *(*open)(const struct ini_vars *opts, int64_t now, char *err, size_t errlen);
 };
 
 /* The built-in filters, terminated by an entry with name NULL. */

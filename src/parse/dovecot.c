@@ -175,7 +175,7 @@ static bool parse_mail_process(struct str proc, struct str m, struct event *ev)
     return true;
 }
 
-bool parse_dovecot(struct event *ev)
+bool parse_dovecot(const struct parse_opts *opt, struct event *ev)
 {
     if (!str_eqc(ev->h.prog, "dovecot") && !str_startswith(ev->h.prog, "dovecot")) return false;
     ev->src = SRC_DOVECOT;
@@ -197,6 +197,11 @@ bool parse_dovecot(struct event *ev)
     }
     if (m.p[i] == '(') {
         /* "auth-worker(123): ..." or "lmtp(user)<pid><session>: ..." */
+        if (!str_eqc(proc, "auth-worker") && !ev_wanted(opt, EV_DV_DELIVERED) &&
+            !ev_wanted(opt, EV_DV_DELIVERY_FAIL) && !ev_wanted(opt, EV_DV_LOGOUT)) {
+            ev->text = m;            /* a mail process line nobody asked for: skip the work */
+            return true;
+        }
         struct str r = str_from(m, i + 1);
         ptrdiff_t cl = str_findc(r, "): ");
         ptrdiff_t cl2 = str_findc(r, ")<");

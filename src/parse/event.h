@@ -80,6 +80,7 @@ enum ev_kind {
     EV_SSH_MAXAUTH,       /* maximum authentication attempts exceeded for ... from IP port N ssh2 */
     EV_KIND_MAX
 };
+_Static_assert(EV_KIND_MAX <= 64, "event kinds must fit a 64-bit interest mask");
 
 /* Key=value fields of Postfix queue lines (all slices; empty when absent). */
 struct pf_fields {
@@ -117,17 +118,25 @@ struct event {
 struct parse_opts {
     struct str syslog_name;    /* empty: any Postfix instance name; else only this one (and
                                   its "name/..." sub-services), like pflogsumm --syslog-name */
+    uint64_t kinds;            /* EV_BIT()s the caller wants; 0 = all. Unwanted kinds are
+                                  recognised but their fields are not parsed (speed). */
 };
+#define EV_BIT(k) ((uint64_t)1 << (k))
+static inline bool ev_wanted(const struct parse_opts *o, enum ev_kind k)
+{
+    return !o || !o->kinds || (o->kinds & EV_BIT(k));
+}
 
-/* Parse one line. Always fills ev (EV_UNPARSED when the envelope is not syslog). */
+/* Parse one line. Always fills ev (EV_UNPARSED when the envelope is not syslog). With
+ * opt->kinds set, events of other kinds have ev->h.t == 0 and no fields (not computed). */
 void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str line, struct event *ev);
 /* Parse the message part of an envelope already in ev->h (used by the journal source). */
 void parse_message(const struct parse_opts *opt, struct event *ev);
 
 /* Sub-parsers (parse_message dispatches); exposed for tests and the built-in filters. */
 bool parse_postfix(const struct parse_opts *opt, struct event *ev);
-bool parse_dovecot(struct event *ev);
-bool parse_sshd(struct event *ev);
+bool parse_dovecot(const struct parse_opts *opt, struct event *ev);
+bool parse_sshd(const struct parse_opts *opt, struct event *ev);
 
 /* Is s a Postfix queue ID (short hex or long form, see Postfix mail_queue.h)? */
 bool pf_is_qid(struct str s);

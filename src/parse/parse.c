@@ -35,8 +35,8 @@ void parse_message(const struct parse_opts *opt, struct event *ev)
     ev->kind = EV_OTHER;
     if (!ev->h.prog.len) return;
     char c = ev->h.prog.p[0];
-    if (c == 'd' && parse_dovecot(ev)) return;
-    if (c == 's' && parse_sshd(ev)) return;
+    if (c == 'd' && parse_dovecot(opt, ev)) return;
+    if (c == 's' && parse_sshd(opt, ev)) return;
     if (parse_postfix(opt, ev)) return;
     ev->src = SRC_OTHER;
     ev->kind = EV_OTHER;
@@ -46,11 +46,13 @@ void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str
 {
     memset(ev, 0, sizeof *ev);
     ev->port = -1;
-    if (syslog_parse(ctx, line, &ev->h) < 0) {
+    if (syslog_parse_lazy(ctx, line, &ev->h) < 0) {
         ev->kind = EV_UNPARSED;
         ev->src = SRC_NONE;
         ev->text = line;
         return;
     }
     parse_message(opt, ev);
+    /* the epoch only for events someone wants (it is the costly part of the envelope) */
+    if (ev_wanted(opt, ev->kind)) syslog_time(ctx, &ev->h);
 }

@@ -17,43 +17,46 @@
 #include "parse/event.h"
 #include <string.h>
 
-static const char *const daemons[] = {
-    "smtpd", "smtp", "lmtp", "qmgr", "oqmgr", "cleanup", "pickup", "local", "virtual", "pipe",
-    "bounce", "defer", "trace", "error", "retry", "discard", "postscreen", "dnsblog",
-    "tlsproxy", "anvil", "scache", "master", "postsuper", "postqueue", "sendmail", "postdrop",
-    "postlogd", "trivial-rewrite", "verify", "flush", "proxymap", "proxywrite", "showq",
-    "spawn", "tlsmgr", "postmap", "postalias", "postfix-script", "postfix", "qmqpd",
-    "postmulti", "postconf", "postkick", "postlock", "postlog", "smtp-sink", "smtp-source",
-    NULL
+/* Postfix daemon names, the busiest first (this runs for every line). */
+#define D(s) { s, sizeof(s) - 1 }
+static const struct { const char *name; size_t len; } daemons[] = {
+    D("smtpd"), D("qmgr"), D("postscreen"), D("cleanup"), D("lmtp"), D("smtp"), D("local"),
+    D("bounce"), D("pickup"), D("virtual"), D("pipe"), D("error"), D("postsuper"), D("anvil"),
+    D("master"), D("scache"), D("oqmgr"), D("defer"), D("trace"), D("retry"), D("discard"),
+    D("dnsblog"), D("tlsproxy"), D("postqueue"), D("sendmail"), D("postdrop"), D("postlogd"),
+    D("trivial-rewrite"), D("verify"), D("flush"), D("proxymap"), D("proxywrite"), D("showq"),
+    D("spawn"), D("tlsmgr"), D("postmap"), D("postalias"), D("postfix-script"), D("postfix"),
+    D("qmqpd"), D("postmulti"), D("postconf"), D("postkick"), D("postlock"), D("postlog"),
+    D("smtp-sink"), D("smtp-source"),
 };
+#undef D
 
 static bool is_daemon(struct str s)
 {
-    for (int i = 0; daemons[i]; i++)
-        if (str_eqc(s, daemons[i])) return true;
+    for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++)
+        if (daemons[i].len == s.len && memcmp(daemons[i].name, s.p, s.len) == 0) return true;
     return false;
 }
 
-static inline bool is_short_qid_char(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
-/* Long IDs (mail_queue.h): digits, upper and lower case letters except vowels. */
-static inline bool is_long_qid_char(char c)
-{
-    if (c >= '0' && c <= '9') return true;
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return false;
-    return !strchr("AEIOUaeiou", c);
-}
+/* Character classes of queue IDs: 1 short (hex upper), 2 long (mail_queue.h: digits and
+ * letters except vowels). */
+static const unsigned char qid_class[256] = {
+    ['0'] = 3, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3,
+    ['8'] = 3, ['9'] = 3, ['A'] = 1, ['B'] = 3, ['C'] = 3, ['D'] = 3, ['E'] = 1, ['F'] = 3,
+    ['G'] = 2, ['H'] = 2, ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['P'] = 2,
+    ['Q'] = 2, ['R'] = 2, ['S'] = 2, ['T'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2,
+    ['Z'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['j'] = 2,
+    ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2, ['s'] = 2,
+    ['t'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
+};
 
 bool pf_is_qid(struct str s)
 {
     if (s.len < 6 || s.len > 32) return false;
-    bool shortid = true, longid = true;
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.p[i];
-        if (!is_short_qid_char(c)) shortid = false;
-        if (!is_long_qid_char(c)) longid = false;
-        if (!shortid && !longid) return false;
-    }
-    if (shortid) return true;
+    unsigned acc = 3;
+    for (size_t i = 0; i < s.len && acc; i++) acc &= qid_class[(unsigned char)s.p[i]];
+    if (acc & 1) return true;
+    bool longid = acc & 2;
     /* long form: at least 12 chars, contains the inode separator 'z' */
     return longid && s.len >= 12 && memchr(s.p, 'z', s.len) != NULL;
 }
@@ -135,13 +138,40 @@ static const struct fdesc fdescs[] = {
     FD("sasl_sender=", sasl_sender, true), FD("proto=", proto, false), FD("helo=", helo, true),
 };
 
+/* The descriptor whose key starts `rest`, looked up by first letter (runs for every field of
+ * every delivery line). */
+static const struct fdesc *fdesc_find(struct str rest)
+{
+    if (rest.len < 4) return NULL;
+    size_t lo, hi;
+    switch (rest.p[0]) {
+    case 't': lo = 0; hi = 1; break;            /* to= */
+    case 'o': lo = 1; hi = 2; break;            /* orig_to= */
+    case 'f': lo = 2; hi = 3; break;            /* from= */
+    case 'r': lo = 3; hi = 4; break;            /* relay= */
+    case 'c': lo = 4; hi = 5; break;            /* conn_use= */
+    case 'd': lo = 5; hi = 8; break;            /* delay= delays= dsn= */
+    case 's': lo = 8; hi = 15; break;           /* size= ... sasl_sender= (status= handled) */
+    case 'n': lo = 9; hi = 10; break;
+    case 'm': lo = 10; hi = 11; break;
+    case 'u': lo = 11; hi = 12; break;
+    case 'p': lo = 15; hi = 16; break;
+    case 'h': lo = 16; hi = 17; break;
+    default: return NULL;
+    }
+    for (size_t k = lo; k < hi; k++)
+        if (rest.len > fdescs[k].klen && memcmp(rest.p, fdescs[k].key, fdescs[k].klen) == 0)
+            return &fdescs[k];
+    return NULL;
+}
+
 void pf_fields_parse(struct str s, struct pf_fields *f)
 {
     size_t i = 0;
     while (i < s.len) {
         while (i < s.len && (s.p[i] == ' ' || s.p[i] == ',')) i++;
         struct str rest = str_from(s, i);
-        if (str_startswith(rest, "status=")) {
+        if (rest.len >= 7 && rest.p[0] == 's' && memcmp(rest.p, "status=", 7) == 0) {
             /* status is last: everything after is the free-form reply */
             struct str v;
             size_t n = plain_value(str_from(rest, 7), &v);
@@ -151,12 +181,7 @@ void pf_fields_parse(struct str s, struct pf_fields *f)
             f->reply = r;
             return;
         }
-        const struct fdesc *d = NULL;
-        for (size_t k = 0; k < sizeof fdescs / sizeof fdescs[0]; k++)
-            if (rest.len > fdescs[k].klen && memcmp(rest.p, fdescs[k].key, fdescs[k].klen) == 0) {
-                d = &fdescs[k];
-                break;
-            }
+        const struct fdesc *d = fdesc_find(rest);
         if (!d) {
             /* unknown key or free text such as "(queue active)": skip one token */
             while (i < s.len && s.p[i] != ',' && s.p[i] != ' ') i++;
@@ -281,6 +306,7 @@ static bool parse_postscreen(struct str m, struct event *ev)
 /* Actions shared by smtpd and cleanup after "QID: " / "NOQUEUE: " */
 static bool parse_action(struct str r, struct event *ev)
 {
+    if (!r.len || !strchr("rhdf", r.p[0])) return false;
     static const struct { const char *lead; enum ev_kind kind; } acts[] = {
         { "reject: ", EV_REJECT }, { "reject_warning: ", EV_REJECT_WARNING },
         { "hold: ", EV_HOLD }, { "discard: ", EV_DISCARD }, { "redirect: ", EV_REDIRECT },
@@ -296,8 +322,30 @@ static bool parse_action(struct str r, struct event *ev)
     return false;
 }
 
-static void parse_queue_line(struct str r, struct event *ev)
+static void parse_queue_line(const struct parse_opts *opt, struct str r, struct event *ev)
 {
+    /* the busiest shapes first; fields only for kinds the caller wants */
+    if (r.len > 11 && r.p[0] == 'm' && memcmp(r.p, "message-id=", 11) == 0) {
+        ev->kind = EV_MESSAGE_ID;
+        if (ev_wanted(opt, EV_MESSAGE_ID) && !pf_angle(str_from(r, 11), &ev->f.message_id))
+            ev->f.message_id = str_from(r, 11);
+        return;
+    }
+    if (r.len > 6 && r.p[0] == 'f' && memcmp(r.p, "from=<", 6) == 0) {
+        bool expired = str_findc(r, ", status=expired") >= 0;
+        ev->kind = expired ? EV_EXPIRED : EV_QMGR_FROM;
+        if (ev_wanted(opt, ev->kind)) pf_fields_parse(r, &ev->f);
+        if (expired) ev->text = ev->f.reply;
+        return;
+    }
+    if (r.len == 7 && memcmp(r.p, "removed", 7) == 0) { ev->kind = EV_REMOVED; return; }
+    if (r.len > 4 && r.p[0] == 't' && memcmp(r.p, "to=<", 4) == 0) {
+        ev->kind = EV_DELIVERY;
+        if (!ev_wanted(opt, EV_DELIVERY)) return;
+        pf_fields_parse(r, &ev->f);
+        ev->text = ev->f.reply;
+        return;
+    }
     if (parse_action(r, ev)) return;
     if (str_startswith(r, "client=")) {
         ev->kind = EV_CLIENT;
@@ -308,21 +356,9 @@ static void parse_queue_line(struct str r, struct event *ev)
         ev->user = ev->f.sasl_username;
         return;
     }
-    if (str_startswith(r, "to=<")) {
-        ev->kind = EV_DELIVERY;
-        pf_fields_parse(r, &ev->f);
-        ev->text = ev->f.reply;
-        return;
-    }
-    if (str_startswith(r, "from=<")) {
-        pf_fields_parse(r, &ev->f);
-        if (str_eqc(ev->f.status, "expired")) { ev->kind = EV_EXPIRED; ev->text = ev->f.reply; }
-        else ev->kind = EV_QMGR_FROM;
-        return;
-    }
-    if (str_startswith(r, "message-id=") || str_startswith(r, "resent-message-id=")) {
+    if (str_startswith(r, "resent-message-id=")) {
         ev->kind = EV_MESSAGE_ID;
-        struct str v = str_from(r, r.p[0] == 'm' ? 11 : 18);
+        struct str v = str_from(r, 18);
         if (!pf_angle(v, &ev->f.message_id)) ev->f.message_id = v;
         return;
     }
@@ -331,7 +367,6 @@ static void parse_queue_line(struct str r, struct event *ev)
         pf_fields_parse(r, &ev->f);
         return;
     }
-    if (str_eqc(r, "removed")) { ev->kind = EV_REMOVED; return; }
     if (str_eqc(r, "placed on hold") || str_eqc(r, "released from hold") || str_eqc(r, "requeued")) {
         ev->kind = EV_POSTSUPER;
         ev->text = r;
@@ -394,12 +429,14 @@ bool parse_postfix(const struct parse_opts *opt, struct event *ev)
         }
         if (pf_is_qid(id)) {
             ev->qid = id;
-            parse_queue_line(r, ev);
+            parse_queue_line(opt, r, ev);
             return true;
         }
     }
 
-    if (str_eqc(svc, "postscreen") && parse_postscreen(m, ev)) return true;
+    if (svc.len == 10 && svc.p[0] == 'p' && str_eqc(svc, "postscreen") && m.len &&
+        strchr("CPDHBAWN", m.p[0]) && parse_postscreen(m, ev))
+        return true;
 
     if (str_startswith(m, "connect from ")) {
         ev->kind = EV_CONNECT;
@@ -455,7 +492,8 @@ bool parse_postfix(const struct parse_opts *opt, struct event *ev)
     if (str_startswith(m, "error: ")) { ev->kind = EV_ERROR; ev->text = str_from(m, 7); return true; }
     if (str_eqc(svc, "master")) { ev->kind = EV_MASTER; ev->text = m; return true; }
     /* "Anonymous TLS connection established from name[ip]: TLSv1.3 with cipher ..." */
-    ptrdiff_t t = str_findc(str_sub(m, 0, 48), " TLS connection established from ");
+    ptrdiff_t t = m.len && strchr("ATUV", m.p[0]) ?
+                  str_findc(str_sub(m, 0, 48), " TLS connection established from ") : -1;
     if (t >= 0) {
         ev->kind = EV_TLS;
         ev->stage = str_sub(m, 0, (size_t)t);       /* Anonymous / Trusted / Verified / Untrusted */

@@ -1,17 +1,24 @@
 /* scan - see scan.h. */
 #include "parse/scan.h"
 #include "util/reader.h"
+#include "util/arena.h"
+#include "parse/journal.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
 
-#define CHUNK_BYTES (16u << 20)        /* mapped files are cut into pieces of about this size */
+#define CHUNK_BYTES (4u << 20)         /* plain files are read in pieces of this size: small
+                                          enough to stay in cache between read and parse */
 #define STREAM_BATCH 262144            /* lines per chunk state when reading a stream */
+#define SEARCH_BLOCK (256u << 10)      /* search mode (consumer->find): bytes per pread() */
 
 struct chunk_stats {
     uint64_t lines, unparsed, oow, cut;
@@ -31,16 +38,32 @@ static void cs_init(struct chunk_stats *cs)
     hmap_init(&cs->progs, sizeof(uint64_t));
 }
 
-static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line)
+static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *state, struct str line,
+                             uint64_t off)
 {
     const struct scan_consumer *c = fd->c;
     cs->lines++;
     if (c->want_line && !c->want_line(c->global, line)) return;
     struct event ev;
-    parse_line(&fd->sctx, &fd->o->parse, line, &ev);
-    if (ev.kind == EV_UNPARSED) {
-        if (line.len) cs->unparsed++;
-        return;
+    if (c->envelope_only) {
+        memset(&ev, 0, offsetof(struct event, f));
+        ev.port = -1;
+        if (syslog_parse(&fd->sctx, line, &ev.h) < 0) {
+            if (line.len) cs->unparsed++;
+            return;
+        }
+        ev.kind = EV_OTHER;
+    } else {
+        parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+        if (ev.kind == EV_UNPARSED) {
+            if (line.len) cs->unparsed++;
+            return;
+        }
+        if (ev.src == SRC_OTHER) {
+            uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
+            (*n)++;
+        }
+        if (!ev_wanted(&fd->o->parse, ev.kind)) return;
     }
     if (ev.h.t < fd->o->since || ev.h.t > fd->o->until) {
         cs->oow++;
@@ -48,11 +71,8 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
     }
     if (!cs->first_t || ev.h.t < cs->first_t) cs->first_t = ev.h.t;
     if (ev.h.t > cs->last_t) cs->last_t = ev.h.t;
-    if (ev.src == SRC_OTHER) {
-        uint64_t *n = hmap_put(&cs->progs, str_sub(ev.h.prog, 0, 64), NULL);
-        (*n)++;
-    }
-    c->feed(state, &ev, line);
+    if (c->feed_at) c->feed_at(state, &ev, line, off);
+    else c->feed(state, &ev, line);
 }
 
 static void cs_merge(struct scan_stats *st, struct chunk_stats *cs)
@@ -76,14 +96,17 @@ static void cs_merge(struct scan_stats *st, struct chunk_stats *cs)
 /* ---- parallel processing of a mapped buffer ---- */
 
 struct job {
-    size_t start, end;
+    size_t start, end;          /* lines that start in [start, end) belong to this job */
+    char *buf;                  /* [start - 1, end + READER_MAX_LINE + 1) read with pread */
+    size_t blen;
     void *state;
     struct chunk_stats cs;
     bool done;
 };
 
 struct pool {
-    const char *buf;
+    int fd;                     /* the plain file, read with pread (no page faults, bounded RSS) */
+    size_t fsize;
     struct job *jobs;
     size_t njobs, next, merged, window;
     const struct scan_opts *o;
@@ -91,19 +114,177 @@ struct pool {
     int64_t ref;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    size_t bufsize;             /* chunk size + one maximal line */
+    char *freelist[32];
+    size_t freesz[32], nfree;
 };
+
+/* Job buffers are recycled: fresh 16 MiB allocations would cost a page fault per page. */
+static char *buf_take(struct pool *p, size_t need)
+{
+    pthread_mutex_lock(&p->mu);
+    char *b = NULL;
+    for (size_t i = 0; i < p->nfree; i++)
+        if (p->freesz[i] >= need) {
+            b = p->freelist[i];
+            p->freelist[i] = p->freelist[--p->nfree];
+            p->freesz[i] = p->freesz[p->nfree];
+            break;
+        }
+    pthread_mutex_unlock(&p->mu);
+    return b ? b : xmalloc(need < p->bufsize ? p->bufsize : need);
+}
+
+static void buf_give(struct pool *p, char *b)
+{
+    if (!b) return;
+    pthread_mutex_lock(&p->mu);
+    if (p->nfree < sizeof p->freelist / sizeof p->freelist[0]) {
+        p->freesz[p->nfree] = p->bufsize;
+        p->freelist[p->nfree++] = b;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(b);
+}
+
+/* Read the job's bytes plus one byte before (to see whether a line starts at `start`) and
+ * enough after `end` to finish the last line (a longer one is cut there anyway). */
+static int read_job(struct pool *p, struct job *j, size_t *first)
+{
+    size_t from = j->start ? j->start - 1 : 0;
+    size_t to = j->end + READER_MAX_LINE + 1;
+    if (to > p->fsize) to = p->fsize;
+    j->buf = buf_take(p, to - from + 1);
+    size_t got = 0;
+    while (got < to - from) {
+        ssize_t n = pread(p->fd, j->buf + got, to - from - got, (off_t)(from + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;                   /* file shrank under us: use what we have */
+        got += (size_t)n;
+    }
+    j->blen = got;
+    /* skip the tail of a line that started in the previous job */
+    size_t pos = 0;
+    if (j->start) {
+        if (got == 0) return -1;
+        if (j->buf[0] != '\n') {
+            const char *nl = memchr(j->buf, '\n', got);
+            pos = nl ? (size_t)(nl - j->buf) + 1 : got;
+        } else {
+            pos = 1;
+        }
+    }
+    *first = pos;
+    return 0;
+}
+
+/* Search mode over buf[0..len), the file bytes from offset `base`: jump from hit to hit
+ * instead of walking every line; only lines that start before `limit` (relative) are ours. */
+static void search_block(struct pool *p, struct job *j, struct feeder *fd, const char *buf,
+                         size_t len, uint64_t base, size_t limit)
+{
+    size_t pos = 0, at;
+    struct str line;
+    bool cut;
+    while (pos < len && pos < limit) {
+        const char *h = p->c->find(j->state, buf + pos, buf + len, base + pos);
+        if (!h) break;
+        size_t hp = (size_t)(h - buf);
+        if (hp > pos) {
+            const char *nl = memrchr(buf + pos, '\n', hp - pos);
+            if (nl) pos = (size_t)(nl - buf) + 1;
+        }
+        if (pos >= limit) break;
+        at = pos;
+        if (!lines_next(buf, len, &pos, &line, &cut)) break;
+        if (cut) j->cs.cut++;
+        feed_line(fd, &j->cs, j->state, line, base + at);
+    }
+}
+
+/* Search mode: read the job in SEARCH_BLOCK pieces, and not at all where consumer->skip says
+ * nothing is wanted (a windowed search touches a small part of the file). Same line rules
+ * as run_job: the lines that start in [start, end); a line longer than the buffer is
+ * skipped and counted as cut. */
+static void search_job(struct pool *p, struct job *j, struct feeder *fd)
+{
+    size_t cap = SEARCH_BLOCK + READER_MAX_LINE + 1, have = 0;
+    uint64_t rlimit = j->end + READER_MAX_LINE + 1 < p->fsize ? j->end + READER_MAX_LINE + 1 : p->fsize;
+    char *buf = buf_take(p, cap);
+    uint64_t base = j->start ? j->start - 1 : 0, next = base;
+    bool skipping = j->start > 0;        /* the tail of a line that started before us */
+    while (base < j->end) {
+        if (p->c->skip && !skipping) {
+            uint64_t nx = p->c->skip(j->state, base);
+            if (nx >= j->end) break;
+            if (nx > next) {
+                /* nothing wanted before nx: drop what we hold, resync at a line start */
+                have = 0;
+                base = next = nx - 1;
+                skipping = true;
+            }
+        }
+        size_t want = cap - have;
+        if (want > rlimit - next) want = (size_t)(rlimit - next);
+        ssize_t n = want ? pread(p->fd, buf + have, want, (off_t)next) : 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        bool last = n == 0 || next + (uint64_t)n >= rlimit;
+        have += (size_t)n;
+        next += (uint64_t)n;
+        if (skipping) {
+            const char *nl = memchr(buf, '\n', have);
+            size_t drop = nl ? (size_t)(nl - buf) + 1 : have;
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base += drop;
+            skipping = !nl;
+            if (last && !nl) break;
+            continue;
+        }
+        size_t usable = have;
+        if (!last) {
+            const char *nl = memrchr(buf, '\n', have);
+            if (!nl) {
+                if (have < cap) continue;
+                j->cs.cut++;                /* longer than the buffer: skip the line */
+                base += have;
+                have = 0;
+                skipping = true;
+                continue;
+            }
+            usable = (size_t)(nl - buf) + 1;
+        }
+        search_block(p, j, fd, buf, usable, base, base < j->end ? (size_t)(j->end - base) : 0);
+        memmove(buf, buf + usable, have - usable);
+        have -= usable;
+        base += usable;
+        if (last) break;
+    }
+    buf_give(p, buf);
+}
 
 static void run_job(struct pool *p, struct job *j)
 {
     struct feeder fd = { p->o, p->c, { .ref = p->ref } };
     cs_init(&j->cs);
     j->state = p->c->chunk_new(p->c->global);
-    size_t pos = j->start;
+    if (p->c->find) {
+        search_job(p, j, &fd);
+        return;
+    }
+    size_t pos;
+    if (read_job(p, j, &pos) < 0) return;
+    size_t from = j->start ? j->start - 1 : 0;
+    size_t limit = j->end - from;            /* lines must start before this offset */
     struct str line;
     bool cut;
-    while (lines_next(p->buf, j->end, &pos, &line, &cut)) {
+    size_t at = pos;
+    while (pos < limit && lines_next(j->buf, j->blen, &pos, &line, &cut)) {
         if (cut) j->cs.cut++;
-        feed_line(&fd, &j->cs, j->state, line);
+        feed_line(&fd, &j->cs, j->state, line, from + at);
+        at = pos;
     }
 }
 
@@ -150,23 +331,27 @@ static void progress_show(struct progress *pg, bool final)
     if (final) fputs("\r\033[K", stderr);
 }
 
-static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c, const char *buf,
-                        size_t off, size_t len, int64_t ref, int threads, struct scan_stats *st,
-                        struct progress *pg)
+/* A plain file: fixed-size byte ranges, each read with pread by a worker; a line belongs to
+ * the range it starts in. `off` is where reading starts (a line start, for --last). */
+static int scan_plain(const struct scan_opts *o, const struct scan_consumer *c, const char *path,
+                      size_t off, size_t len, int64_t ref, int threads, struct scan_stats *st,
+                      struct progress *pg)
 {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    posix_fadvise(fd, (off_t)off, (off_t)(len - off), POSIX_FADV_SEQUENTIAL);
     size_t body = len - off;
-    size_t nparts = body / CHUNK_BYTES + 1;
-    if (nparts < (size_t)threads && body > (1u << 20)) nparts = (size_t)threads;
-    size_t *starts = xmalloc((nparts + 1) * sizeof *starts);
-    size_t n = lines_split(buf + off, body, nparts, starts);
-    struct pool p = { .buf = buf, .o = o, .c = c, .ref = ref, .njobs = n,
-                      .window = 2 * (size_t)threads };
+    size_t csize = CHUNK_BYTES;
+    if (body / (size_t)threads < csize) csize = body / (size_t)threads + 1;
+    if (csize < (64u << 10)) csize = 64u << 10;
+    size_t n = body ? (body + csize - 1) / csize : 0;
+    struct pool p = { .fd = fd, .fsize = len, .o = o, .c = c, .ref = ref, .njobs = n,
+                      .window = 2 * (size_t)threads, .bufsize = csize + READER_MAX_LINE + 4 };
     p.jobs = xcalloc(n ? n : 1, sizeof *p.jobs);
     for (size_t i = 0; i < n; i++) {
-        p.jobs[i].start = off + starts[i];
-        p.jobs[i].end = off + starts[i + 1];
+        p.jobs[i].start = off + i * csize;
+        p.jobs[i].end = i + 1 == n ? len : off + (i + 1) * csize;
     }
-    free(starts);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     int nt = threads < (int)n ? threads : (int)n;
@@ -182,8 +367,10 @@ static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c
         pthread_mutex_lock(&p.mu);
         while (!p.jobs[k].done) pthread_cond_wait(&p.cv, &p.mu);
         pthread_mutex_unlock(&p.mu);
-        c->merge(c->global, p.jobs[k].state);
+        c->merge(c->global, p.jobs[k].state);   /* line slices stay valid until here */
         cs_merge(st, &p.jobs[k].cs);
+        buf_give(&p, p.jobs[k].buf);
+        p.jobs[k].buf = NULL;
         pg->done += p.jobs[k].end - p.jobs[k].start;
         progress_show(pg, false);
         pthread_mutex_lock(&p.mu);
@@ -196,6 +383,9 @@ static void scan_mapped(const struct scan_opts *o, const struct scan_consumer *c
     free(p.jobs);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
+    for (size_t i = 0; i < p.nfree; i++) free(p.freelist[i]);
+    close(fd);
+    return 0;
 }
 
 /* ---- streams ---- */
@@ -207,11 +397,12 @@ static int scan_stream(const struct scan_opts *o, const struct scan_consumer *c,
     struct chunk_stats cs;
     cs_init(&cs);
     void *state = c->chunk_new(c->global);
-    uint64_t n = 0;
+    uint64_t n = 0, off = 0;
     struct str line;
     int rc;
     while ((rc = reader_next(r, &line)) > 0) {
-        feed_line(&fd, &cs, state, line);
+        feed_line(&fd, &cs, state, line, off);
+        off += line.len + 1;
         if (++n % STREAM_BATCH == 0) {
             c->merge(c->global, state);
             cs_merge(st, &cs);
@@ -281,11 +472,12 @@ static int scan_last_stream(const struct scan_opts *o, const struct scan_consume
     struct feeder fd = { o, c, { .ref = ref } };
     struct chunk_stats cs;
     cs_init(&cs);
+    if (c->file_begin) c->file_begin(c->global, 0, n ? paths[n - 1] : "-", NULL, 0);
     void *state = c->chunk_new(c->global);
     uint64_t first = rg.count > rg.cap ? rg.count - rg.cap : 0;
     for (uint64_t k = first; k < rg.count; k++) {
         uint64_t slot = k % rg.cap;
-        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] });
+        feed_line(&fd, &cs, state, (struct str){ rg.line[slot], rg.len[slot] }, k - first);
     }
     c->merge(c->global, state);
     cs_merge(st, &cs);
@@ -293,6 +485,48 @@ static int scan_last_stream(const struct scan_opts *o, const struct scan_consume
     free(rg.line);
     free(rg.len);
     return ok ? 0 : -1;
+}
+
+/* The journal: entries become RFC 3339 syslog lines (parse/journal.h), fed in batches whose
+ * lines live in an arena until the batch is merged. */
+static int scan_journal(const struct scan_opts *o, const struct scan_consumer *c, struct scan_stats *st)
+{
+    char err[512];
+    struct jsource *j = journal_open(o->journal_path, o->journal_matches, o->since, err, sizeof err);
+    if (!j) {
+        msg_warn("%s", err);
+        st->files_failed++;
+        return -1;
+    }
+    st->files++;
+    struct feeder fd = { o, c, { .ref = o->ref ? o->ref : (int64_t)time(NULL) } };
+    struct chunk_stats cs;
+    cs_init(&cs);
+    struct arena a = { 0 };
+    if (c->file_begin) c->file_begin(c->global, 0, "(journal)", NULL, 0);
+    void *state = c->chunk_new(c->global);
+    uint64_t n = 0, off = 0;
+    struct str line;
+    int rc;
+    while ((rc = journal_next(j, &line, err, sizeof err)) > 0) {
+        struct str copy = arena_str(&a, line);
+        st->bytes += line.len + 1;
+        feed_line(&fd, &cs, state, copy, off);
+        off += line.len + 1;
+        if (++n % STREAM_BATCH == 0) {
+            c->merge(c->global, state);
+            cs_merge(st, &cs);
+            cs_init(&cs);
+            arena_free(&a);
+            state = c->chunk_new(c->global);
+        }
+    }
+    c->merge(c->global, state);
+    cs_merge(st, &cs);
+    arena_free(&a);
+    journal_close(j);
+    if (rc < 0) msg_warn("%s", err);
+    return 0;
 }
 
 int scan_default_threads(void)
@@ -310,6 +544,7 @@ int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct sc
     memset(st, 0, sizeof *st);
     hmap_init(&st->other_progs, sizeof(uint64_t));
     int threads = o->threads > 0 ? o->threads : scan_default_threads();
+    if (o->journal) return scan_journal(o, c, st);
 
     /* expand the inputs */
     char **paths = NULL;
@@ -377,9 +612,9 @@ int scan_run(const struct scan_opts *o, const struct scan_consumer *c, struct sc
         int64_t ref = o->ref ? o->ref : (int64_t)reader_mtime(r);
         size_t ml;
         const char *m = reader_map(r, &ml);
-        if (m) {
-            size_t off = (i == first_file) ? first_off : 0;
-            scan_mapped(o, c, m, off, ml, ref, threads, st, &pg);
+        size_t off = (i == first_file) ? first_off : 0;
+        if (c->file_begin) c->file_begin(c->global, i, paths[i], m, m ? ml : 0);
+        if (m && scan_plain(o, c, paths[i], off, ml, ref, threads, st, &pg) == 0) {
             st->bytes += ml - off;
             readable++;
         } else {

@@ -4,11 +4,15 @@
  * input handling (files, stdin, compression, rotated families, --since/--until, --last,
  * year reference, unparsed-line accounting, progress) is written once.
  *
- * Parallelism: a plain file is mapped and cut into chunks at line boundaries; worker threads
- * each turn one chunk into a per-chunk state (consumer->chunk_new + feed); the main thread
+ * Parallelism: a plain file is cut into 4 MiB byte ranges; worker threads pread() a range
+ * (into recycled buffers, so no page faults and no RSS growth with the file size) and turn the
+ * lines that start in it into a per-chunk state (consumer->chunk_new + feed); the main thread
  * merges chunk states strictly in input order (consumer->merge), so a consumer can keep
  * order-dependent state (sessions, queue IDs spanning chunks) in its merge step. At most
  * 2 x threads chunk states exist at once, so memory does not grow with the input size.
+ * Line slices (and every slice in an event) are valid until the chunk's merge returns:
+ * copy what must live longer.
+ * Events of kinds outside parse.kinds (when set) are not fed, and their time is not computed.
  * Streams (stdin, compressed) are read by one thread and fed in batches of lines, each
  * batch its own chunk state.
  */
@@ -31,6 +35,32 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
+    /* Optional, for searches (trace). With a plain file, the driver asks find() for the
+     * first place in [p, end) where a wanted line may be (NULL: none there), continues at
+     * the start of the line holding it and skips everything before it: skipped lines are
+     * neither parsed nor counted in scan_stats.lines. The line found still goes through
+     * want_line. off is the file offset of p; [p, end) holds whole lines in a read buffer
+     * that is reused, so compare positions as offsets, never as pointers. chunk is the
+     * state from chunk_new; calls for one chunk come with increasing offsets. Streams are
+     * read line by line and never call find. */
+    const char *(*find)(void *chunk, const char *p, const char *end, uint64_t off);
+    /* Optional, with find: the first file offset >= off where a wanted line may be
+     * (UINT64_MAX: none in this file), so the driver does not even read what cannot match. */
+    uint64_t (*skip)(void *chunk, uint64_t off);
+    /* Optional: used instead of feed when set; off is the line's position in its input:
+     * the byte offset in a plain file, an increasing uncompressed offset in a stream. */
+    void (*feed_at)(void *chunk, const struct event *ev, struct str line, uint64_t off);
+    /* Optional: called on the main thread before input number idx (0, 1, ... in reading
+     * order after rotated expansion) is read; map/len is the plain file's mapping and size
+     * (for the consumer's bookkeeping; valid until the next file_begin or the end of
+     * scan_run), NULL/0 for a stream or the journal. */
+    void (*file_begin)(void *global, size_t idx, const char *path, const char *map, size_t len);
+    /* Optional: only the syslog envelope is parsed before feed(): ev->h is set (time
+     * included), ev->kind is EV_OTHER, ev->src SRC_NONE, ev->f is NOT initialised and
+     * parse.kinds is not applied; the consumer calls parse_message() on a copy where it
+     * needs the kind (summary: most lines need only the envelope, and full parsing is the
+     * larger part of the time per line). */
+    bool envelope_only;
 };
 
 struct scan_opts {
@@ -43,6 +73,9 @@ struct scan_opts {
     int threads;           /* 0 = number of CPUs (capped at 8) */
     struct parse_opts parse;
     bool progress;         /* progress bar on stderr when it is a terminal */
+    bool journal;          /* read the systemd journal instead of paths ... */
+    const char *journal_path;          /* ... this journal file/directory (NULL: the system's) */
+    const char *const *journal_matches;/* journalctl-style matches, NULL-terminated, or NULL */
 };
 
 struct scan_stats {

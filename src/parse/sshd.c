@@ -49,8 +49,9 @@ static bool user_from(struct str r, struct event *ev)
     return true;
 }
 
-bool parse_sshd(struct event *ev)
+bool parse_sshd(const struct parse_opts *opt, struct event *ev)
 {
+    (void)opt;
     if (!str_eqc(ev->h.prog, "sshd") && !str_eqc(ev->h.prog, "sshd-session")) return false;
     ev->src = SRC_SSHD;
     ev->service = STR_LIT("sshd");

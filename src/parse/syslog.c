@@ -9,6 +9,8 @@
  * strptime, no locale.
  */
 #include "parse/syslog.h"
+#include <string.h>
+#include <stdbool.h>
 
 #define FIELD_MAX 255
 
@@ -50,7 +52,7 @@ static inline bool fraction(const char *p, size_t n, size_t *i, int32_t *usec)
 }
 
 /* "Mon DD HH:MM:SS[.frac] " -> returns offset of the host, or 0. */
-static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h)
+static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h, bool lazy)
 {
     if (n < 16 || p[3] != ' ') return 0;
     int mon = mwtime_month(str_make(p, 3));
@@ -75,7 +77,14 @@ static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct
     if (!fraction(p, n, &i, &h->usec)) return 0;
     if (i >= n || p[i] != ' ') return 0;
     h->fmt = h->usec < 0 ? SYSLOG_RFC3164 : SYSLOG_PRECISE;
-    h->t = mwtime_yearless(&ctx->tc, mon, d, hh, mm, ss, ctx->ref);
+    if (lazy) {
+        h->lz_mon = (int8_t)mon; h->lz_mday = (int8_t)d; h->lz_hh = (int8_t)hh;
+        h->lz_mm = (int8_t)mm; h->lz_ss = (int8_t)ss;
+        h->t = 0;
+    } else {
+        h->lz_mon = 0;
+        h->t = mwtime_yearless(&ctx->tc, mon, d, hh, mm, ss, ctx->ref);
+    }
     return i + 1;
 }
 
@@ -123,34 +132,43 @@ static size_t stamp_iso(struct syslog_ctx *ctx, const char *p, size_t n, struct 
     return i + 1;
 }
 
-int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h)
+static int parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h, bool lazy)
 {
     const char *p = line.p;
     size_t n = line.len, i;
     if (!p || n < 16) return -1;
+    h->lz_mon = 0;
     if (isdig(p[0])) i = stamp_iso(ctx, p, n, h);
-    else i = stamp_3164(ctx, p, n, h);
+    else i = stamp_3164(ctx, p, n, h, lazy);
     if (i == 0) return -1;
 
     /* host */
     size_t hs = i, lim = n - i > FIELD_MAX ? i + FIELD_MAX + 1 : n;
-    while (i < lim && p[i] != ' ') i++;
-    if (i == hs || i >= lim) return -1;
+    const char *sp = memchr(p + i, ' ', lim - i);
+    if (!sp) return -1;
+    i = (size_t)(sp - p);
+    if (i == hs) return -1;
     h->host = str_make(p + hs, i - hs);
     i++;
 
-    /* program, up to '[' or ':' */
+    /* program, up to '[' or ':' (found with memchr; no space may come before it) */
     size_t ps = i;
     lim = n - i > FIELD_MAX ? i + FIELD_MAX + 1 : n;
-    while (i < lim && p[i] != '[' && p[i] != ':' && p[i] != ' ') i++;
-    if (i == ps || i >= lim || p[i] == ' ') return -1;
+    const char *colon = memchr(p + i, ':', lim - i);
+    if (!colon) return -1;
+    size_t ce = (size_t)(colon - p);
+    const char *br = memchr(p + i, '[', ce - i);
+    i = br ? (size_t)(br - p) : ce;
+    if (i == ps || memchr(p + ps, ' ', i - ps)) return -1;
     h->prog = str_make(p + ps, i - ps);
 
     h->pid = -1;
     if (p[i] == '[') {
         size_t ds = ++i;
         long pid = 0;
-        while (i < n && isdig(p[i]) && i - ds < 9) pid = pid * 10 + (p[i++] - '0');
+        size_t pe = n - i > 9 ? i + 9 : n;
+        for (unsigned dg; i < pe && (dg = (unsigned)(unsigned char)p[i] - '0') <= 9; i++)
+            pid = pid * 10 + (long)dg;
         if (i == ds || i + 1 >= n || p[i] != ']' || p[i + 1] != ':') return -1;
         h->pid = pid;
         i++;
@@ -159,4 +177,14 @@ int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h)
     if (i < n && p[i] == ' ') i++;
     h->msg = str_make(p + i, n - i);
     return 0;
+}
+
+int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h)
+{
+    return parse(ctx, line, h, false);
+}
+
+int syslog_parse_lazy(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h)
+{
+    return parse(ctx, line, h, true);
 }

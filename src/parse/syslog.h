@@ -49,8 +49,20 @@ struct syslog_hdr {
     struct str prog;       /* without [pid] */
     long pid;              /* -1 when absent */
     struct str msg;        /* after "prog[pid]: " */
+    /* year-less stamp not yet converted (syslog_parse_lazy): month 1..12, or 0 when t is set */
+    int8_t lz_mon, lz_mday, lz_hh, lz_mm, lz_ss;
 };
 
 int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h);
+/* The same, but a year-less stamp is only validated; its epoch is computed by
+ * syslog_time() when the caller decides it needs the line (most lines are skipped). */
+int syslog_parse_lazy(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h);
+static inline void syslog_time(struct syslog_ctx *ctx, struct syslog_hdr *h)
+{
+    if (h->lz_mon) {
+        h->t = mwtime_yearless(&ctx->tc, h->lz_mon, h->lz_mday, h->lz_hh, h->lz_mm, h->lz_ss, ctx->ref);
+        h->lz_mon = 0;
+    }
+}
 
 #endif

@@ -337,6 +337,14 @@ struct offenders *offenders_new(void)
     return o;
 }
 
+uint64_t offenders_kinds(void)
+{
+    return EV_BIT(EV_CLIENT) | EV_BIT(EV_REMOVED) | EV_BIT(EV_REJECT) | EV_BIT(EV_PREGREET) |
+           EV_BIT(EV_PS_DNSBL) | EV_BIT(EV_PS_DENYLISTED) | EV_BIT(EV_PS_OTHER) |
+           EV_BIT(EV_SASL_FAIL) | EV_BIT(EV_DV_AUTH_FAIL) | EV_BIT(EV_DV_LOGIN_FAIL) |
+           EV_BIT(EV_DV_LOGIN) | EV_BIT(EV_SSH_FAIL) | EV_BIT(EV_SSH_INVALID_USER);
+}
+
 struct scan_consumer offenders_consumer(struct offenders *o)
 {
     return (struct scan_consumer){ .chunk_new = chunk_new, .feed = feed, .merge = merge, .global = o };

@@ -49,6 +49,8 @@ struct scan_consumer offenders_consumer(struct offenders *o);
  * count (desc) then IP. The array belongs to o. */
 const struct offender *offenders_result(struct offenders *o, uint64_t min, size_t *n);
 const char *offenders_cat_name(enum ocat c);
+/* The event kinds the consumer needs (struct parse_opts.kinds). */
+uint64_t offenders_kinds(void);
 void offenders_print_text(FILE *f, const struct offender *rows, size_t n);
 void offenders_print_json(FILE *f, const struct offender *rows, size_t n);
 void offenders_free(struct offenders *o);

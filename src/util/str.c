@@ -15,8 +15,14 @@ ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen)
 {
     if (nlen == 0) return (ptrdiff_t)hay.len;
     if (!hay.p || hay.len < nlen) return -1;
-    for (size_t i = hay.len - nlen + 1; i-- > 0;)
-        if (hay.p[i] == needle[0] && memcmp(hay.p + i, needle, nlen) == 0) return (ptrdiff_t)i;
+    size_t end = hay.len - nlen + 1;          /* candidates start in [0, end) */
+    while (end > 0) {
+        const char *c = memrchr(hay.p, needle[0], end);
+        if (!c) return -1;
+        size_t i = (size_t)(c - hay.p);
+        if (memcmp(c, needle, nlen) == 0) return (ptrdiff_t)i;
+        end = i;
+    }
     return -1;
 }
 

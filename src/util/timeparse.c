@@ -123,13 +123,15 @@ int64_t mwtime_local(struct tcache *c, int year, int mon, int mday, int hh, int 
         mm < 0 || mm > 59 || ss < 0 || ss > 60)
         return local_mktime(year, mon, mday, hh, mm, ss);
     int64_t key = (int64_t)year << 20 | (int64_t)mon << 16 | (int64_t)mday << 8 | hh;
-    if (c->key == key) return c->base + mm * 60 + ss;
+    for (int i = 0; i < 4; i++)
+        if (c->key[i] == key) return c->base[i] + mm * 60 + ss;
     int64_t base = local_mktime(year, mon, mday, hh, 0, 0);
     int64_t end = local_mktime(year, mon, mday, hh, 59, 59);
     if (end - base != 3599) /* an offset change inside this hour: no shortcut */
         return local_mktime(year, mon, mday, hh, mm, ss);
-    c->key = key;
-    c->base = base;
+    unsigned slot = c->next++ & 3;
+    c->key[slot] = key;
+    c->base[slot] = base;
     return base + mm * 60 + ss;
 }
 
@@ -171,10 +173,15 @@ int64_t mwtime_yearless(struct tcache *c, int mon, int mday, int hh, int mm, int
     if (c && mon >= 1 && mon <= 12 && mday >= 1 && mday <= 31 && hh >= 0 && hh <= 23 &&
         mm >= 0 && mm <= 59 && ss >= 0 && ss <= 60) {
         int64_t k = (int64_t)mon << 16 | (int64_t)mday << 8 | hh;
-        int64_t t = c->base + mm * 60 + ss;
-        if (c->key == ((int64_t)ry << 20 | k) && t <= lim) return t;
+        int64_t kthis = (int64_t)ry << 20 | k, kprev = (int64_t)(ry - 1) << 20 | k;
+        int64_t tthis = INT64_MIN, tprev = INT64_MIN;
+        for (int i = 0; i < 4; i++) {
+            if (c->key[i] == kthis) tthis = c->base[i] + mm * 60 + ss;
+            else if (c->key[i] == kprev) tprev = c->base[i] + mm * 60 + ss;
+        }
+        if (tthis != INT64_MIN && tthis <= lim) return tthis;
         /* the same date a year later is at least 365 days minus an offset change later */
-        if (c->key == ((int64_t)(ry - 1) << 20 | k) && t + 364 * 86400 > lim) return t;
+        if (tprev != INT64_MIN && (tthis != INT64_MIN || tprev + 364 * 86400 > lim)) return tprev;
     }
     /* Decide the year with UTC arithmetic and ref's offset; only near the limit (offset
      * changes between the two dates) ask mktime, so a Dec/Jan file does not thrash the

@@ -39,8 +39,11 @@
 
 /* Cache for local-time conversion (mktime is slow); one per thread. Zero-initialise. */
 struct tcache {
-    int64_t key;          /* (year, mon, mday, hour) packed; 0 = empty */
-    int64_t base;         /* epoch of that hour's start */
+    int64_t key[4];       /* (year, mon, mday, hour) packed; 0 = empty. Four hours, so
+                             lines around an hour change or both years of the year rule
+                             do not thrash it */
+    int64_t base[4];      /* epoch of that hour's start */
+    unsigned next;        /* slot to replace next */
     int64_t ref;          /* last ref given to mwtime_yearless ... */
     int32_t ref_year;     /* ... its local year (0 = not computed) */
     int32_t ref_off;      /* ... and its UTC offset in seconds */

@@ -161,6 +161,12 @@ check_eq nobody-qualifies "0 1" "$? $(wc -l < "$TMP/quiet.txt")"
 check_eq bad-option-exit 2 $?
 "$MW" offenders --since "not a time" "$TRAD" > /dev/null 2>&1
 check_eq bad-time-exit 2 $?
+# lines of programs we do not model are counted per program (--stats), not warned about
+(zcat "$TRAD"; echo "Nov 22 21:30:00 mail amavis[123]: (123-01) Passed CLEAN"; echo "junk") |
+    "$MW" offenders --stats --now $NOW - > /dev/null 2> "$TMP/stats.err"
+check_grep stats-other-programs '1 lines of amavis' "$TMP/stats.err"
+check_grep stats-unparsed '1 lines without a syslog envelope' "$TMP/stats.err"
+check_eq stats-no-per-line-warnings 3 "$(wc -l < "$TMP/stats.err")"
 "$MW" offenders --help | grep -q -- '--last N'
 check_eq help 0 $?
 finish

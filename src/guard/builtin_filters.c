@@ -1,0 +1,253 @@
+/*
+ * builtin_filters - the mail filters of the shipped jails, on the line model (parse/event.h):
+ * the failing host is ev->client, which the parsers take only from the structural slot each
+ * daemon writes it in, so a user name holding "rip=", "[1.2.3.4]", " from 1.2.3.4" or an
+ * escaped "#012" newline cannot aim a ban at somebody else.
+ *
+ *   mailwarden-postfix   mode=normal (default): smtpd/postscreen rejects with a client, SASL
+ *                        authentication failures;  mode=auth: SASL failures only;
+ *                        mode=ddos: PREGREET, non-SMTP commands, too many errors, lost
+ *                        connection after AUTH;  mode=aggressive: normal + ddos
+ *   mailwarden-dovecot   mode=normal: auth-process failures (unknown user, password
+ *                        mismatch, ...) one each, and login-process "auth failed, N attempts"
+ *                        for the attempts not already counted from that session's auth
+ *                        lines;  mode=aggressive: also "no auth attempts" disconnects
+ *   mailwarden-sshd      mode=normal: "Failed <method> for", "Invalid user" (one attempt
+ *                        with the "Failed ... for invalid user" of the same pid);
+ *                        mode=aggressive: also pre-auth disconnects and "maximum
+ *                        authentication attempts exceeded"
+ * Counting follows the rule of report/offenders.c, made immediate (a daemon cannot wait for
+ * the end of a session): Dovecot auth lines count at once and the session's summary line
+ * adds only the remainder.
+ *
+ * State: Dovecot sessions and sshd pids in capped tables (FILTER_STATE_MAX; when full the
+ * table is reset, which can at worst count one attempt twice).
+ */
+#include "guard/jailfilter.h"
+#include "util/hash.h"
+#include "util/xalloc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILTER_STATE_MAX 20000
+
+enum bf_kind { BF_POSTFIX, BF_DOVECOT, BF_SSHD };
+enum { M_REJECT = 1, M_SASL = 2, M_DDOS = 4, M_NOAUTH = 8, M_PREAUTH = 16 };
+
+struct bf {
+    enum bf_kind kind;
+    unsigned mask;
+    struct hmap state;          /* dovecot: session -> uint32 counted; sshd: pid -> uint32 */
+};
+
+static const struct { const char *name; enum bf_kind kind; const char *modes; } builtins[] = {
+    { "mailwarden-postfix", BF_POSTFIX, "normal, auth, ddos, aggressive" },
+    { "mailwarden-dovecot", BF_DOVECOT, "normal, aggressive" },
+    { "mailwarden-sshd", BF_SSHD, "normal, aggressive" },
+};
+
+bool jfilter_is_builtin(const char *name)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (!strcmp(name, builtins[i].name)) return true;
+    return false;
+}
+
+const char *jfilter_builtin_modes(const char *name)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (!strcmp(name, builtins[i].name)) return builtins[i].modes;
+    return "";
+}
+
+static void state_check(struct hmap *m)
+{
+    if (hmap_count(m) >= FILTER_STATE_MAX) {
+        hmap_free(m);
+        hmap_init(m, sizeof(uint32_t));
+    }
+}
+
+static size_t hit(struct jfilter_hit *out, size_t max, const struct event *ev, unsigned n, const char *rule)
+{
+    if (!max || !ev->client.family || !n) return 0;
+    out[0].ip = ev->client;
+    out[0].n = n;
+    out[0].t = ev->h.t;
+    out[0].rule = rule;
+    return 1;
+}
+
+static size_t m_postfix(struct bf *b, const struct event *ev, struct jfilter_hit *out, size_t max, const char **why)
+{
+    if (ev->src != SRC_POSTFIX) return 0;
+    switch (ev->kind) {
+    case EV_SASL_FAIL:
+        if (b->mask & M_SASL) return hit(out, max, ev, 1, "postfix SASL authentication failed");
+        *why = "SASL failures are not counted in this mode";
+        return 0;
+    case EV_REJECT:
+        if (!ev->client.family) {
+            *why = "reject without a client address (cleanup content reject)";
+            return 0;
+        }
+        if (b->mask & M_REJECT) return hit(out, max, ev, 1, "postfix reject");
+        *why = "rejects are not counted in this mode";
+        return 0;
+    case EV_PREGREET:
+    case EV_NONSMTP:
+    case EV_TOO_MANY_ERRORS:
+        if (b->mask & M_DDOS) return hit(out, max, ev, 1, ev_kind_name(ev->kind));
+        *why = "counted only with mode=ddos or mode=aggressive";
+        return 0;
+    case EV_LOST_CONN:
+        if ((b->mask & M_DDOS) && str_eqc(ev->stage, "AUTH")) return hit(out, max, ev, 1, "lost connection after AUTH");
+        *why = (b->mask & M_DDOS) ? "lost connection not after AUTH" : "counted only with mode=ddos or mode=aggressive";
+        return 0;
+    default:
+        *why = "not a failure kind of this filter";
+        return 0;
+    }
+}
+
+static size_t m_dovecot(struct bf *b, const struct event *ev, struct jfilter_hit *out, size_t max, const char **why)
+{
+    if (ev->src != SRC_DOVECOT) return 0;
+    switch (ev->kind) {
+    case EV_DV_AUTH_FAIL:
+        if (ev->session.len) {
+            state_check(&b->state);
+            uint32_t *c = hmap_put(&b->state, ev->session, NULL);
+            (*c)++;
+        }
+        return hit(out, max, ev, 1, "dovecot auth failure");
+    case EV_DV_LOGIN_FAIL: {
+        uint32_t seen = 0;
+        if (ev->session.len) {
+            uint32_t *c = hmap_get(&b->state, ev->session);
+            if (c) seen = *c;
+            hmap_del(&b->state, ev->session);
+        }
+        unsigned n = ev->attempts ? ev->attempts : 1;
+        if (seen >= n) {
+            *why = "the session's attempts were already counted from its auth lines";
+            return 0;
+        }
+        return hit(out, max, ev, n - seen, "dovecot login: auth failed");
+    }
+    case EV_DV_LOGIN:
+        if (ev->session.len) hmap_del(&b->state, ev->session);
+        *why = "successful login";
+        return 0;
+    case EV_DV_NO_AUTH:
+        if (b->mask & M_NOAUTH) return hit(out, max, ev, 1, "dovecot: no auth attempts");
+        *why = "no auth attempts: counted only with mode=aggressive";
+        return 0;
+    default:
+        *why = "not a failure kind of this filter";
+        return 0;
+    }
+}
+
+static size_t m_sshd(struct bf *b, const struct event *ev, struct jfilter_hit *out, size_t max, const char **why)
+{
+    if (ev->src != SRC_SSHD) return 0;
+    struct str pk = { (const char *)&ev->h.pid, sizeof ev->h.pid };
+    switch (ev->kind) {
+    case EV_SSH_INVALID_USER:
+        if (ev->h.pid >= 0) {
+            state_check(&b->state);
+            *(uint32_t *)hmap_put(&b->state, pk, NULL) = 1;
+        }
+        return hit(out, max, ev, 1, "sshd invalid user");
+    case EV_SSH_FAIL:
+        if (str_eqc(ev->stage, "invalid") && ev->h.pid >= 0 && hmap_del(&b->state, pk)) {
+            *why = "counted with its \"Invalid user\" line";
+            return 0;
+        }
+        return hit(out, max, ev, 1, "sshd failed authentication");
+    case EV_SSH_PREAUTH:
+    case EV_SSH_MAXAUTH:
+        if (b->mask & M_PREAUTH) return hit(out, max, ev, 1, ev_kind_name(ev->kind));
+        *why = "counted only with mode=aggressive";
+        return 0;
+    default:
+        *why = "not a failure kind of this filter";
+        return 0;
+    }
+}
+
+static size_t bf_match(void *st, const struct event *ev, struct str line, struct jfilter_hit *out,
+                       size_t max, const char **why)
+{
+    struct bf *b = st;
+    const char *w = NULL;
+    size_t n = 0;
+    static const char *const other[] = { "not a Postfix line", "not a Dovecot line", "not an sshd line" };
+    w = other[b->kind];
+    switch (b->kind) {
+    case BF_POSTFIX: n = m_postfix(b, ev, out, max, &w); break;
+    case BF_DOVECOT: n = m_dovecot(b, ev, out, max, &w); break;
+    case BF_SSHD: n = m_sshd(b, ev, out, max, &w); break;
+    }
+    if (why) *why = w;
+    return n;
+}
+
+static void bf_free(void *st)
+{
+    struct bf *b = st;
+    if (!b) return;
+    hmap_free(&b->state);
+    free(b);
+}
+
+static const struct jfilter_ops bf_ops = { .match = bf_match, .free = bf_free };
+
+struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *err, size_t errlen)
+{
+    size_t i;
+    for (i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (!strcmp(name, builtins[i].name)) break;
+    if (i == sizeof builtins / sizeof builtins[0]) {
+        snprintf(err, errlen, "no built-in filter '%s'", name);
+        return NULL;
+    }
+    if (!mode || !*mode) mode = "normal";
+    unsigned mask = 0;
+    enum bf_kind k = builtins[i].kind;
+    bool ok = true;
+    if (k == BF_POSTFIX) {
+        if (!strcmp(mode, "normal") || !strcmp(mode, "more")) mask = M_REJECT | M_SASL;
+        else if (!strcmp(mode, "auth")) mask = M_SASL;
+        else if (!strcmp(mode, "ddos")) mask = M_DDOS;
+        else if (!strcmp(mode, "aggressive")) mask = M_REJECT | M_SASL | M_DDOS;
+        else ok = false;
+    } else {
+        if (!strcmp(mode, "normal")) mask = 0;
+        else if (!strcmp(mode, "aggressive")) mask = M_NOAUTH | M_PREAUTH;
+        else ok = false;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "filter %s: unknown mode '%s' (modes: %s)", name, mode, builtins[i].modes);
+        return NULL;
+    }
+    struct bf *b = xcalloc(1, sizeof *b);
+    b->kind = k;
+    b->mask = mask;
+    hmap_init(&b->state, sizeof(uint32_t));
+    struct jfilter *f = xcalloc(1, sizeof *f);
+    f->ops = &bf_ops;
+    f->st = b;
+    f->name = strcmp(mode, "normal") ? xasprintf("%s[mode=%s]", name, mode) : xstrdup(name);
+    return f;
+}
+
+void jfilter_free(struct jfilter *f)
+{
+    if (!f) return;
+    if (f->ops && f->ops->free) f->ops->free(f->st);
+    free(f->name);
+    free(f);
+}

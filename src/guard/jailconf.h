@@ -1,0 +1,89 @@
+/*
+ * jailconf - the guard's configuration, in fail2ban's jail syntax, read with the fail2ban
+ * INI engine (guard/ini.h: includes, .local twins, %(x)s / %(default/x)s interpolation):
+ *   DIR/jail.conf, DIR/jail.d/NAME.conf, DIR/jail.local, DIR/jail.d/NAME.local (fail2ban's order)
+ *   DIR/mailwarden.conf (+ .local), section [Definition]: the daemon's settings
+ * Every option is declared once in a table (name, default, type, min, max, help) in
+ * jailconf.c; validation and `mailwarden guard --print-options` come from it.
+ *
+ * --fail2ban-compat F2BDIR: the jails come from F2BDIR's jail files instead; fail2ban
+ * `banaction`/`action` names are mapped to mailwarden's actions by family (nftables*;
+ * iptables*, ip6tables*, ipset*: ipset; firewallcmd*, firewalld: firewalld; ufw, shorewall,
+ * ...: the nftables action, with a warning for the families whose own action does not exist
+ * yet); any other action.d name is reported and ignored, never run through a shell. Filters that are not built-in are fail2ban filters
+ * from F2BDIR/filter.d (the fail2ban filter engine).
+ *
+ * Ownership: a guard_conf owns everything in it; guard_conf_free(). Errors: guard_conf_load
+ * returns NULL with a message (file:line where known); non-fatal findings are collected as
+ * warnings (printed by the caller).
+ */
+#ifndef MW_JAILCONF_H
+#define MW_JAILCONF_H
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "guard/bans.h"
+#include "guard/action.h"
+#include "util/ipaddr.h"
+
+#define GUARD_DEFAULT_DIR "/etc/mailwarden"
+#define GUARD_DEFAULT_SOCKET "/run/mailwarden/mailwarden.sock"
+
+enum act_kind { ACT_NFTABLES, ACT_COMMAND, ACT_NULL, ACT_IPSET, ACT_FIREWALLD };
+
+struct jail_action {
+    enum act_kind kind;
+    struct cmd_templates cmd;  /* ACT_COMMAND (strings owned) */
+    char *spec;                /* as written, for messages */
+};
+
+struct jail_conf {
+    char *name;
+    char *filter;              /* "mailwarden-postfix" or a fail2ban filter name */
+    char *filter_mode;         /* the filter's mode= argument, NULL when none */
+    char *filter_spec;         /* as written, with arguments */
+    char **logpath;            /* after glob expansion (a pattern matching nothing stays) */
+    size_t nlogpath;
+    char *backend;
+    char *journalmatch;
+    unsigned maxretry;
+    int64_t findtime;
+    struct bantime_rule bt;
+    struct cidrset *ignore;    /* ignoreip (+ own addresses with ignoreself) */
+    char *ignoreip;            /* as written */
+    bool ignoreself;
+    char *port, *protocol;
+    struct jail_action *actions;
+    size_t nactions;
+};
+
+struct guard_conf {
+    char *dir;                 /* -c DIR */
+    char *f2bdir;              /* --fail2ban-compat DIR, or NULL */
+    char *dbfile, *socket, *logtarget, *nft_table;
+    size_t maxentries, maxbans;
+    bool unban_on_stop;
+    int rotate_grace;
+    struct ipset_conf ipset;   /* ipset/iptables action (strings owned) */
+    struct fwcmd_conf fwcmd;   /* firewalld action (strings owned) */
+    struct jail_conf *jails;   /* enabled jails, in section order */
+    size_t njails;
+    char **warnings;
+    size_t nwarnings;
+    char **files;              /* config files read */
+    size_t nfiles;
+};
+
+struct guard_conf *guard_conf_load(const char *dir, const char *f2bdir, char *err, size_t errlen);
+void guard_conf_free(struct guard_conf *c);
+/* Resolve host names in ignoreip (default on; the fuzz target turns it off). */
+void guard_conf_set_resolve(bool on);
+/* Find an enabled jail by name. */
+struct jail_conf *guard_conf_jail(const struct guard_conf *c, const char *name);
+/* Print the option table (name, default, help). */
+void guard_conf_print_options(FILE *f);
+/* One line per jail: what --test-config prints. */
+void guard_conf_print(const struct guard_conf *c, FILE *f);
+
+#endif

@@ -1,0 +1,339 @@
+/* tracker - see tracker.h. */
+#include "guard/tracker.h"
+#include "util/xalloc.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+struct ent {
+    uint8_t addr[16];
+    uint8_t fam, n, head, pad;
+    uint32_t prev, next;        /* LRU links: index + 1, 0 = none; next doubles as free link */
+    uint32_t t[];               /* ring of the last maxretry failure times */
+};
+#define ENT_HDR ((size_t)offsetof(struct ent, t))
+
+struct pool {
+    unsigned maxretry;
+    int64_t findtime;
+    size_t stride;
+    char *ents;
+    uint32_t used, cap;         /* entries handed out (high water) / allocated */
+    uint32_t freelist;          /* index + 1 */
+    uint32_t *slots;            /* index + 1, 0 = empty */
+    uint32_t nslots, count;
+    uint32_t lru_head, lru_tail;
+};
+
+struct tracker {
+    struct pool pools[TRK_MAXJAILS];
+    int njails;
+    size_t cap, total;
+    uint64_t evictions;
+    uint64_t seed;
+};
+
+static inline struct ent *E(const struct pool *p, uint32_t idx)
+{
+    return (struct ent *)(p->ents + (size_t)idx * p->stride);
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t key_hash(const struct tracker *t, const uint8_t *addr, uint8_t fam)
+{
+    uint64_t a, b;
+    memcpy(&a, addr, 8);
+    memcpy(&b, addr + 8, 8);
+    uint64_t h = mix(t->seed ^ a ^ ((uint64_t)fam << 56));
+    return mix(h ^ b ^ t->seed);
+}
+
+static void norm_key(const struct ipaddr *ip, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    memcpy(out, ip->b, ip->family == 4 ? 4 : 16);
+}
+
+struct tracker *tracker_new(size_t cap)
+{
+    struct tracker *t = xcalloc(1, sizeof *t);
+    t->cap = cap ? cap : TRK_DEFAULT_CAP;
+    if (getrandom(&t->seed, sizeof t->seed, GRND_NONBLOCK) != (ssize_t)sizeof t->seed)
+        t->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)t;
+    return t;
+}
+
+void tracker_set_cap(struct tracker *t, size_t cap) { t->cap = cap ? cap : TRK_DEFAULT_CAP; }
+
+void tracker_free(struct tracker *t)
+{
+    if (!t) return;
+    for (int i = 0; i < t->njails; i++) {
+        free(t->pools[i].ents);
+        free(t->pools[i].slots);
+    }
+    free(t);
+}
+
+int tracker_add_jail(struct tracker *t, unsigned maxretry, int64_t findtime)
+{
+    if (t->njails >= TRK_MAXJAILS) return -1;
+    if (maxretry < 1) maxretry = 1;
+    if (maxretry > TRK_MAXRETRY) maxretry = TRK_MAXRETRY;
+    struct pool *p = &t->pools[t->njails];
+    memset(p, 0, sizeof *p);
+    p->maxretry = maxretry;
+    p->findtime = findtime > 0 ? findtime : 1;
+    p->stride = ENT_HDR + 4 * (size_t)maxretry;
+    return t->njails++;
+}
+
+/* slot index of the key, or of the empty slot where it would go */
+static uint32_t find_slot(const struct tracker *t, const struct pool *p, const uint8_t *k, uint8_t fam)
+{
+    uint32_t mask = p->nslots - 1, i = (uint32_t)key_hash(t, k, fam) & mask;
+    for (;;) {
+        uint32_t s = p->slots[i];
+        if (!s) return i;
+        struct ent *e = E(p, s - 1);
+        if (e->fam == fam && memcmp(e->addr, k, 16) == 0) return i;
+        i = (i + 1) & mask;
+    }
+}
+
+static void rehash(const struct tracker *t, struct pool *p, uint32_t nslots)
+{
+    uint32_t *old = p->slots, on = p->nslots;
+    p->slots = xcalloc(nslots, sizeof *p->slots);
+    p->nslots = nslots;
+    for (uint32_t i = 0; i < on; i++) {
+        if (!old[i]) continue;
+        struct ent *e = E(p, old[i] - 1);
+        uint32_t j = (uint32_t)key_hash(t, e->addr, e->fam) & (nslots - 1);
+        while (p->slots[j]) j = (j + 1) & (nslots - 1);
+        p->slots[j] = old[i];
+    }
+    free(old);
+}
+
+static void lru_unlink(struct pool *p, uint32_t idx)
+{
+    struct ent *e = E(p, idx);
+    if (e->prev) E(p, e->prev - 1)->next = e->next; else p->lru_head = e->next;
+    if (e->next) E(p, e->next - 1)->prev = e->prev; else p->lru_tail = e->prev;
+    e->prev = e->next = 0;
+}
+
+static void lru_append(struct pool *p, uint32_t idx)
+{
+    struct ent *e = E(p, idx);
+    e->prev = p->lru_tail;
+    e->next = 0;
+    if (p->lru_tail) E(p, p->lru_tail - 1)->next = idx + 1; else p->lru_head = idx + 1;
+    p->lru_tail = idx + 1;
+}
+
+/* Remove the entry in slot i (backward-shift deletion keeps probe chains intact). */
+static void remove_slot(struct tracker *t, struct pool *p, uint32_t i)
+{
+    uint32_t idx = p->slots[i] - 1, mask = p->nslots - 1;
+    lru_unlink(p, idx);
+    struct ent *e = E(p, idx);
+    e->fam = 0;
+    e->next = p->freelist;
+    p->freelist = idx + 1;
+    p->slots[i] = 0;
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        uint32_t s = p->slots[j];
+        if (!s) break;
+        struct ent *x = E(p, s - 1);
+        uint32_t home = (uint32_t)key_hash(t, x->addr, x->fam) & mask;
+        /* move x back into the hole unless its home lies cyclically in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            p->slots[i] = s;
+            p->slots[j] = 0;
+            i = j;
+        }
+    }
+    p->count--;
+    t->total--;
+}
+
+static uint32_t newest(const struct pool *p, const struct ent *e)
+{
+    return e->n ? e->t[(e->head + e->n - 1) % p->maxretry] : 0;
+}
+
+static void remove_idx(struct tracker *t, struct pool *p, uint32_t idx)
+{
+    struct ent *e = E(p, idx);
+    remove_slot(t, p, find_slot(t, p, e->addr, e->fam));
+}
+
+static void evict_one(struct tracker *t)
+{
+    struct pool *best = NULL;
+    uint32_t bt = 0;
+    for (int i = 0; i < t->njails; i++) {
+        struct pool *p = &t->pools[i];
+        if (!p->lru_head) continue;
+        uint32_t nt = newest(p, E(p, p->lru_head - 1));
+        if (!best || nt < bt) { best = p; bt = nt; }
+    }
+    if (!best) return;
+    remove_idx(t, best, best->lru_head - 1);
+    t->evictions++;
+}
+
+static uint32_t clamp_t(int64_t when)
+{
+    if (when < 0) return 0;
+    if (when > (int64_t)UINT32_MAX) return UINT32_MAX;
+    return (uint32_t)when;
+}
+
+static unsigned in_window(const struct pool *p, const struct ent *e, int64_t now)
+{
+    unsigned c = 0;
+    for (unsigned k = 0; k < e->n; k++) {
+        int64_t x = e->t[(e->head + k) % p->maxretry];
+        if (x >= now - p->findtime) c++;
+    }
+    return c;
+}
+
+unsigned tracker_fail(struct tracker *t, int jail, const struct ipaddr *ip, int64_t when, unsigned n)
+{
+    if (jail < 0 || jail >= t->njails || !ip->family) return 0;
+    struct pool *p = &t->pools[jail];
+    uint8_t k[16];
+    norm_key(ip, k);
+    uint32_t idx;
+    uint32_t i = p->nslots ? find_slot(t, p, k, ip->family) : 0;
+    if (p->nslots && p->slots[i]) {
+        idx = p->slots[i] - 1;
+        lru_unlink(p, idx);
+    } else {
+        while (t->total >= t->cap) evict_one(t);
+        if ((uint64_t)(p->count + 1) * 10 > (uint64_t)p->nslots * 7)
+            rehash(t, p, p->nslots ? p->nslots * 2 : 64);
+        if (p->freelist) {
+            idx = p->freelist - 1;
+            p->freelist = E(p, idx)->next;
+        } else {
+            if (p->used == p->cap) {
+                size_t ncap = p->cap ? (size_t)p->cap * 2 : 64;
+                p->ents = xrealloc(p->ents, ncap * p->stride);
+                p->cap = (uint32_t)ncap;
+            }
+            idx = p->used++;
+        }
+        struct ent *e = E(p, idx);
+        memset(e, 0, p->stride);
+        memcpy(e->addr, k, 16);
+        e->fam = ip->family;
+        i = find_slot(t, p, k, ip->family);
+        p->slots[i] = idx + 1;
+        p->count++;
+        t->total++;
+    }
+    lru_append(p, idx);
+    struct ent *e = E(p, idx);
+    if (n > p->maxretry) n = p->maxretry;
+    if (n == 0) n = 1;
+    uint32_t tv = clamp_t(when);
+    for (unsigned r = 0; r < n; r++) {
+        if (e->n < p->maxretry) {
+            e->t[(e->head + e->n) % p->maxretry] = tv;
+            e->n++;
+        } else {
+            e->t[e->head] = tv;
+            e->head = (uint8_t)((e->head + 1) % p->maxretry);
+        }
+    }
+    return in_window(p, e, when);
+}
+
+unsigned tracker_count(const struct tracker *t, int jail, const struct ipaddr *ip, int64_t now)
+{
+    if (jail < 0 || jail >= t->njails || !ip->family) return 0;
+    const struct pool *p = &t->pools[jail];
+    if (!p->nslots) return 0;
+    uint8_t k[16];
+    norm_key(ip, k);
+    uint32_t i = find_slot(t, p, k, ip->family);
+    return p->slots[i] ? in_window(p, E(p, p->slots[i] - 1), now) : 0;
+}
+
+void tracker_forget(struct tracker *t, int jail, const struct ipaddr *ip)
+{
+    if (jail < 0 || jail >= t->njails || !ip->family) return;
+    struct pool *p = &t->pools[jail];
+    if (!p->nslots) return;
+    uint8_t k[16];
+    norm_key(ip, k);
+    uint32_t i = find_slot(t, p, k, ip->family);
+    if (p->slots[i]) remove_slot(t, p, i);
+}
+
+size_t tracker_expire(struct tracker *t, int64_t now)
+{
+    size_t n = 0;
+    for (int j = 0; j < t->njails; j++) {
+        struct pool *p = &t->pools[j];
+        while (p->lru_head) {
+            struct ent *e = E(p, p->lru_head - 1);
+            if ((int64_t)newest(p, e) >= now - p->findtime) break;
+            remove_idx(t, p, p->lru_head - 1);
+            n++;
+        }
+    }
+    return n;
+}
+
+void tracker_clear_jail(struct tracker *t, int jail)
+{
+    if (jail < 0 || jail >= t->njails) return;
+    struct pool *p = &t->pools[jail];
+    t->total -= p->count;
+    free(p->ents);
+    free(p->slots);
+    unsigned m = p->maxretry;
+    int64_t ft = p->findtime;
+    size_t st = p->stride;
+    memset(p, 0, sizeof *p);
+    p->maxretry = m;
+    p->findtime = ft;
+    p->stride = st;
+}
+
+size_t tracker_jail_count(const struct tracker *t, int jail)
+{
+    return jail >= 0 && jail < t->njails ? t->pools[jail].count : 0;
+}
+size_t tracker_total(const struct tracker *t) { return t->total; }
+uint64_t tracker_evictions(const struct tracker *t) { return t->evictions; }
+size_t tracker_stride(const struct tracker *t, int jail)
+{
+    return jail >= 0 && jail < t->njails ? t->pools[jail].stride : 0;
+}
+
+size_t tracker_bytes(const struct tracker *t)
+{
+    size_t b = 0;
+    for (int j = 0; j < t->njails; j++)
+        b += (size_t)t->pools[j].cap * t->pools[j].stride + (size_t)t->pools[j].nslots * 4;
+    return b;
+}

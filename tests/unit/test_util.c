@@ -1,0 +1,136 @@
+/* Unit tests for the util containers: slices, bounded buffers, the hash map (incl. deletion
+ * with backward shift), the arena and the JSON writer's escaping of hostile text. */
+#include "check.h"
+#include "util/str.h"
+#include "util/buf.h"
+#include "util/hash.h"
+#include "util/arena.h"
+#include "util/json.h"
+#include "util/xalloc.h"
+#include <stdlib.h>
+
+static void t_str(void)
+{
+    struct str s = STR_LIT("connect from unknown[1.2.3.4]: x, y");
+    CHECK(str_startswith(s, "connect"));
+    CHECK(!str_startswith(STR_LIT("con"), "connect"));
+    CHECK_INT(str_findc(s, "["), 20);
+    CHECK_INT(str_rfindc(s, ", "), 32);
+    CHECK_INT(str_rfindc(s, "nothere"), -1);
+    CHECK_INT(str_rfindc(STR_LIT("aXaXa"), "a"), 4);
+    CHECK_INT(str_rfindc(STR_LIT("abcabc"), "abc"), 3);
+    CHECK_INT(str_findc(STR_NULL, "x"), -1);
+    CHECK_SLICE(str_trim(STR_LIT("  a b \t")), "a b");
+    uint64_t v;
+    CHECK(str_to_u64(STR_LIT("12345"), &v) && v == 12345);
+    CHECK(!str_to_u64(STR_LIT("12a"), &v));
+    CHECK(!str_to_u64(STR_LIT(""), &v));
+    CHECK(!str_to_u64(STR_LIT("9999999999999999999999"), &v));
+    char buf[4];
+    CHECK_STR(str_copy(buf, sizeof buf, STR_LIT("abcdef")), "abc");
+    CHECK(str_eqi(STR_LIT("HeLLo"), "hello"));
+}
+
+static void t_buf(void)
+{
+    struct buf b = BUF_INIT(10);
+    CHECK_INT(buf_puts(&b, "hello"), 0);
+    CHECK_INT(buf_printf(&b, "%d", 12345), 0);
+    CHECK_STR(buf_cstr(&b), "hello12345");
+    CHECK_INT(buf_putc(&b, 'x'), -1);          /* over the maximum: refused, unchanged */
+    CHECK_STR(buf_cstr(&b), "hello12345");
+    CHECK_INT(buf_printf(&b, "%s", "y"), -1);
+    buf_reset(&b);
+    CHECK_INT(b.len, 0);
+    CHECK_STR(buf_cstr(&b), "");
+    buf_free(&b);
+}
+
+static void t_hash(void)
+{
+    struct hmap m;
+    hmap_init(&m, sizeof(int));
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        bool isnew;
+        int *v = hmap_put(&m, str_c(key), &isnew);
+        CHECK(isnew);
+        *v = i;
+    }
+    CHECK_INT(hmap_count(&m), 5000);
+    /* delete every third key; the rest must still be found (backward shift keeps runs intact) */
+    for (int i = 0; i < 5000; i += 3) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK(hmap_del(&m, str_c(key)));
+        CHECK(!hmap_del(&m, str_c(key)));
+    }
+    int found = 0, wrong = 0;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        int *v = hmap_get(&m, str_c(key));
+        if (i % 3 == 0) { if (v) wrong++; }
+        else if (!v || *v != i) wrong++;
+        else found++;
+    }
+    CHECK_INT(wrong, 0);
+    CHECK_INT(found, 5000 - 1667);
+    CHECK_INT(hmap_count(&m), 5000 - 1667);
+    /* binary keys with NULs, the empty key */
+    int *z = hmap_put(&m, (struct str){ "a\0b", 3 }, NULL);
+    *z = 7;
+    CHECK(hmap_get(&m, (struct str){ "a\0c", 3 }) == NULL);
+    CHECK(hmap_get(&m, (struct str){ "a\0b", 3 }) && *(int *)hmap_get(&m, (struct str){ "a\0b", 3 }) == 7);
+    hmap_put(&m, STR_NULL, NULL);
+    CHECK(hmap_get(&m, STR_NULL) != NULL);
+    size_t it = 0, n = 0;
+    while (hmap_next(&m, &it, NULL, NULL)) n++;
+    CHECK_INT(n, hmap_count(&m));
+    hmap_free(&m);
+    CHECK_INT(hmap_count(&m), 0);
+    CHECK(hmap_get(&m, STR_LIT("k1")) == NULL);
+}
+
+static void t_arena(void)
+{
+    struct arena a = { 0 };
+    char *p = arena_strdup(&a, STR_LIT("hello"));
+    CHECK_STR(p, "hello");
+    void *big = arena_alloc(&a, 200000);           /* larger than a block */
+    CHECK(big != NULL && ((uintptr_t)big & 15) == 0);
+    char *q = arena_strdup(&a, STR_LIT("after"));  /* still fits the current block */
+    CHECK_STR(q, "after");
+    CHECK_STR(p, "hello");
+    arena_free(&a);
+    CHECK(a.head == NULL);
+}
+
+static void t_json(void)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    struct jw w;
+    jw_init(&w, f, false);
+    jw_obj(&w);
+    jw_key(&w, "s");
+    jw_str(&w, (struct str){ "a\"b\\c\n\x01\xff\xc3\xa9", 10 });
+    jw_key(&w, "n"); jw_int(&w, -5);
+    jw_key(&w, "a"); jw_arr(&w); jw_uint(&w, 1); jw_bool(&w, true); jw_null(&w); jw_arr_end(&w);
+    jw_key(&w, "e"); jw_obj(&w); jw_obj_end(&w);
+    jw_obj_end(&w);
+    fclose(f);
+    /* control bytes escaped, invalid UTF-8 replaced by U+FFFD, valid UTF-8 kept */
+    CHECK_STR(out, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\xef\xbf\xbd\xc3\xa9\",\"n\":-5,\"a\":[1,true,null],\"e\":{}}");
+    free(out);
+}
+
+int main(void)
+{
+    RUN(t_str);
+    RUN(t_buf);
+    RUN(t_hash);
+    RUN(t_arena);
+    RUN(t_json);
+    return check_done();
+}
