@@ -259,7 +259,7 @@ static bool after_cmd_from(struct str m, const char *lead, enum ev_kind k, struc
     return true;
 }
 
-static bool parse_postscreen(struct str m, struct event *ev)
+static bool parse_postscreen(const struct parse_opts *opt, struct str m, struct event *ev)
 {
     static const struct { const char *lead; enum ev_kind kind; bool from; } ps[] = {
         { "CONNECT from ", EV_PS_CONNECT, true },
@@ -283,6 +283,7 @@ static bool parse_postscreen(struct str m, struct event *ev)
     };
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
         if (!str_startswith(m, ps[i].lead)) continue;
+        if (!ev_wanted(opt, ps[i].kind)) { ev->kind = ps[i].kind; return true; }
         struct str r = str_from(m, strlen(ps[i].lead));
         if (!ps[i].from) {
             /* "PREGREET 24 after 0 from [ip]:port: text", "DNSBL rank 3 for [ip]:port",
@@ -435,17 +436,18 @@ bool parse_postfix(const struct parse_opts *opt, struct event *ev)
     }
 
     if (svc.len == 10 && svc.p[0] == 'p' && str_eqc(svc, "postscreen") && m.len &&
-        strchr("CPDHBAWN", m.p[0]) && parse_postscreen(m, ev))
+        strchr("CPDHBAWN", m.p[0]) && parse_postscreen(opt, m, ev))
         return true;
 
+    /* the commonest lines: their fields only when someone wants them */
     if (str_startswith(m, "connect from ")) {
         ev->kind = EV_CONNECT;
-        take_client(str_from(m, 13), ev);
+        if (ev_wanted(opt, EV_CONNECT)) take_client(str_from(m, 13), ev);
         return true;
     }
     if (str_startswith(m, "disconnect from ")) {
         ev->kind = EV_DISCONNECT;
-        take_client(str_from(m, 16), ev);
+        if (ev_wanted(opt, EV_DISCONNECT)) take_client(str_from(m, 16), ev);
         return true;
     }
     if (after_cmd_from(m, "lost connection after ", EV_LOST_CONN, ev) ||
@@ -496,6 +498,7 @@ bool parse_postfix(const struct parse_opts *opt, struct event *ev)
                   str_findc(str_sub(m, 0, 48), " TLS connection established from ") : -1;
     if (t >= 0) {
         ev->kind = EV_TLS;
+        if (!ev_wanted(opt, EV_TLS)) return true;
         ev->stage = str_sub(m, 0, (size_t)t);       /* Anonymous / Trusted / Verified / Untrusted */
         if (take_client(str_from(m, (size_t)t + 33), ev)) {
             ptrdiff_t sp = str_chr(ev->text, ' ');
