@@ -1,4 +1,5 @@
 /* bandb - see bandb.h. */
+#include "util/fsutil.h"
 #include "guard/bandb.h"
 #include "guard/store.h"
 #include "util/xalloc.h"
@@ -62,27 +63,11 @@ static sqlite3_stmt *S(struct bandb *db, int i)
     return s;
 }
 
-static void mkparent(const char *path)
-{
-    char *d = xstrdup(path);
-    char *slash = strrchr(d, '/');
-    if (slash && slash != d) {
-        *slash = 0;
-        for (char *p = d + 1; *p; p++) {
-            if (*p != '/') continue;
-            *p = 0;
-            mkdir(d, 0755);
-            *p = '/';
-        }
-        mkdir(d, 0700);
-    }
-    free(d);
-}
 
 struct bandb *bandb_open(const char *path, char *err, size_t errlen)
 {
     struct bandb *db = xcalloc(1, sizeof *db);
-    if (strcmp(path, ":memory:") != 0) mkparent(path);
+    if (strcmp(path, ":memory:") != 0) fs_mkparents(path, 0700);
     db->store = store_open(path, 5000, 0, err, errlen);
     if (!db->store) {
         free(db);

@@ -1,4 +1,5 @@
 /* daemon - see daemon.h. */
+#include "util/fsutil.h"
 #include "guard/daemon.h"
 #include "guard/action.h"
 #include "guard/bandb.h"
@@ -917,22 +918,6 @@ static void handle_client(struct guard *g, int fd)
     close(fd);
 }
 
-static void mkparents(const char *path)
-{
-    char *d = xstrdup(path);
-    char *slash = strrchr(d, '/');
-    if (slash && slash != d) {
-        *slash = 0;
-        for (char *p = d + 1; *p; p++) {
-            if (*p != '/') continue;
-            *p = 0;
-            mkdir(d, 0755);
-            *p = '/';
-        }
-        mkdir(d, 0755);
-    }
-    free(d);
-}
 
 static int open_socket(struct guard *g, char *err, size_t errlen)
 {
@@ -944,7 +929,7 @@ static int open_socket(struct guard *g, char *err, size_t errlen)
         return -1;
     }
     memcpy(sa.sun_path, g->sockpath, strlen(g->sockpath) + 1);
-    mkparents(g->sockpath);
+    fs_mkparents(g->sockpath, 0755);
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
         close(probe);
