@@ -48,6 +48,7 @@ struct bandb {
 };
 
 const char *bandb_error(const struct bandb *db) { return db->err; }
+struct store *bandb_store(struct bandb *db) { return db->store; }
 
 static int fail(struct bandb *db, const char *what)
 {

@@ -30,6 +30,8 @@ struct bandb;
 struct bandb *bandb_open(const char *path, char *err, size_t errlen);
 void bandb_close(struct bandb *db);
 const char *bandb_error(const struct bandb *db);
+/* The store underneath (for the logins tables on the same database). */
+struct store *bandb_store(struct bandb *db);
 
 int bandb_begin(struct bandb *db);
 int bandb_commit(struct bandb *db);

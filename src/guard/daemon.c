@@ -6,6 +6,9 @@
 #include "guard/core.h"
 #include "guard/follow.h"
 #include "guard/jailconf.h"
+#include "guard/store.h"
+#include "report/logins.h"
+#include "parse/event.h"
 #include "util/json.h"
 #include "util/msg.h"
 #include "util/timeparse.h"
@@ -56,7 +59,20 @@ struct jacts {
     size_t n;
 };
 
+/* Live last-login records (issue: logins): the lines the daemon reads anyway feed the logins
+ * consumer; every few seconds (and at stop) what was seen is written with the same rules as
+ * `mailwarden logins --update`, so no process per login and no double counting. */
+struct live_logins {
+    struct logins *l;               /* NULL when off (no database) */
+    struct scan_consumer c;
+    void *chunk;
+    struct syslog_ctx ctx;
+    uint64_t pending;
+    int64_t last_flush;
+};
+
 struct guard {
+    struct live_logins lg;
     struct guard_opts o;
     struct guard_conf *conf;
     struct core *core;
@@ -344,11 +360,68 @@ static void free_actions(struct guard *g)
 
 /* ---- files ---- */
 
+static void logins_live_start(struct guard *g)
+{
+    char err[256];
+    if (!g->db) return;
+    struct logins *l = logins_new();
+    if (store_logins_marks(bandb_store(g->db), l, err, sizeof err) < 0) {
+        msg_warn_rl("logins", 5, "last logins are not recorded: %s", err);
+        logins_free(l);
+        return;
+    }
+    g->lg.l = l;
+    g->lg.c = logins_consumer(l);
+    g->lg.chunk = g->lg.c.chunk_new(g->lg.c.global);
+    g->lg.pending = 0;
+}
+
+/* Write what was seen and start over with fresh watermarks. Outside the loop's ban
+ * transaction: the logins tables have their own. */
+static void logins_live_flush(struct guard *g)
+{
+    if (!g->lg.l) return;
+    g->lg.last_flush = g->now;
+    if (!g->lg.pending) return;
+    g->lg.c.merge(g->lg.c.global, g->lg.chunk);
+    g->lg.chunk = NULL;
+    char err[256];
+    struct store_apply_stats st;
+    if (store_logins_apply(bandb_store(g->db), g->lg.l, &st, err, sizeof err) < 0)
+        msg_warn_rl("logins", 10, "recording last logins: %s", err);
+    logins_free(g->lg.l);
+    g->lg.l = NULL;
+    logins_live_start(g);
+}
+
+static void logins_live_stop(struct guard *g)
+{
+    logins_live_flush(g);
+    if (g->lg.l) {
+        if (g->lg.chunk) g->lg.c.merge(g->lg.c.global, g->lg.chunk);
+        logins_free(g->lg.l);
+        g->lg.l = NULL;
+    }
+}
+
+static void logins_live_line(struct guard *g, struct str line)
+{
+    /* only Dovecot and smtpd lines can hold a login or a failure of a user */
+    if (!g->lg.l || (str_findc(line, "dovecot") < 0 && str_findc(line, "smtpd[") < 0)) return;
+    struct event ev;
+    g->lg.ctx.ref = g->now;
+    parse_line(&g->lg.ctx, NULL, line, &ev);
+    if (ev.kind == EV_UNPARSED) return;
+    g->lg.c.feed(g->lg.chunk, &ev, line);
+    g->lg.pending++;
+}
+
 static void on_line(void *ud, struct ffile *f, struct str line)
 {
     struct guard *g = ud;
     struct fjails *fj = ffile_user(f);
     if (fj && fj->n) core_line(g->core, fj->j, fj->n, line, g->now);
+    logins_live_line(g, line);
 }
 
 static void build_follow(struct guard *g, int64_t now)
@@ -1050,6 +1123,7 @@ int guard_run(const struct guard_opts *o)
     const char *dbpath = o->db ? o->db : g->conf->dbfile;
     g->db = bandb_open(dbpath, err, sizeof err);
     if (!g->db) msg_error("database %s: %s (bans are not persisted until it opens)", dbpath, err);
+    logins_live_start(g);
 
     g->now = wall();
     build_actions(g);
@@ -1123,6 +1197,7 @@ int guard_run(const struct guard_opts *o)
         }
         if (g->dirty_bans || g->now - g->last_pos_save >= 1 || g->stop) save_positions(g);
         commit(g);                      /* bans are on disk before the firewall changes */
+        if (g->now - g->lg.last_flush >= 5) logins_live_flush(g);
         g->dirty_bans = false;
         run_actions(g, g->now);
     }
@@ -1130,6 +1205,7 @@ int guard_run(const struct guard_opts *o)
     /* stop */
     save_positions(g);
     commit(g);
+    logins_live_stop(g);
     if (g->conf->unban_on_stop) {
         /* what is still queued would be undone by the flush at once */
         for (size_t i = 0; i < g->nacts; i++) g->acts[i].q.n = 0;
