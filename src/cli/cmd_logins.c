@@ -254,6 +254,7 @@ static int run(int argc, char **argv)
     if (update) {
         struct scan_opts so;
         if (cli_scan_opts(&co, nlogs, argv + optind, &so) < 0) { rc = EXIT_USAGE; goto out; }
+        so.parse.kinds = logins_kinds();
         s = store_open(db, STORE_BUSY_DEFAULT_MS, 0, err, sizeof err);
         if (!s) { msg_error("%s", err); rc = EXIT_FAIL; goto out; }
         int r = update_all(s, &so, mysql_conf, verbose);
@@ -262,6 +263,7 @@ static int run(int argc, char **argv)
     } else if (from_logs) {
         struct scan_opts so;
         if (cli_scan_opts(&co, nlogs, argv + optind, &so) < 0) { rc = EXIT_USAGE; goto out; }
+        so.parse.kinds = logins_kinds();
         l = logins_new();
         struct scan_consumer cons = logins_consumer(l);
         struct scan_stats st;

@@ -351,6 +351,12 @@ void logins_set_mark(struct logins *l, struct str user, struct str proto, int64_
     m->n_at_last = n_at_last;
 }
 
+uint64_t logins_kinds(void)
+{
+    return EV_BIT(EV_DV_LOGIN) | EV_BIT(EV_CONNECT) | EV_BIT(EV_CLIENT) | EV_BIT(EV_DV_AUTH_FAIL) |
+           EV_BIT(EV_DV_LOGIN_FAIL) | EV_BIT(EV_SASL_FAIL);
+}
+
 struct scan_consumer logins_consumer(struct logins *l)
 {
     return (struct scan_consumer){ .chunk_new = chunk_new, .feed = feed, .merge = merge,

@@ -77,6 +77,8 @@ struct logins *logins_new(void);
 void logins_set_mark(struct logins *l, struct str user, struct str proto, int64_t last, uint64_t n_at_last);
 /* The consumer to pass to scan_run(); global is the logins object. */
 struct scan_consumer logins_consumer(struct logins *l);
+/* The event kinds it uses (for scan_opts.parse.kinds). */
+uint64_t logins_kinds(void);
 /* Record one login / failure directly (tests, the guard daemon's live feed). */
 void logins_add_login(struct logins *l, struct str user, struct str proto, int64_t t,
                       const struct ipaddr *ip);
