@@ -307,20 +307,29 @@ static void run_actions(struct guard *g, int64_t now)
     }
 }
 
+/* The firewall operation of `kind` for ban b on action instance ai; false when the ban's
+ * jail does not use this action. */
+static bool ban_fw_op(const struct guard *g, const struct actinst *ai, const struct ban *b,
+                      enum fw_kind kind, struct fw_op *op)
+{
+    if (b->jail >= core_njails(g->core) || ai->jmap[b->jail] < 0) return false;
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->jail = ai->jmap[b->jail];
+    op->target = b->target;
+    op->bantime = b->bantime;
+    op->failures = b->failures;
+    return true;
+}
+
 static void resync(struct guard *g, struct actinst *ai)
 {
     ai->q.n = 0;
     size_t it = 0;
     struct ban *b;
     while ((b = bans_next(core_bans(g->core), &it))) {
-        if (b->jail >= core_njails(g->core) || ai->jmap[b->jail] < 0) continue;
         struct fw_op op;
-        memset(&op, 0, sizeof op);
-        op.kind = FW_BAN;
-        op.jail = ai->jmap[b->jail];
-        op.target = b->target;
-        op.bantime = b->bantime;
-        op.failures = b->failures;
+        if (!ban_fw_op(g, ai, b, FW_BAN, &op)) continue;
         op.timeout = b->end == BAN_PERMANENT ? 0 : b->end - g->now;
         if (b->end != BAN_PERMANENT && op.timeout < 1) op.timeout = 1;
         actq_push(&ai->q, &op);
@@ -1223,15 +1232,8 @@ int guard_run(const struct guard_opts *o)
             size_t it = 0;
             struct ban *b;
             while ((b = bans_next(core_bans(g->core), &it))) {
-                if (b->jail >= core_njails(g->core) || ai->jmap[b->jail] < 0) continue;
                 struct fw_op op;
-                memset(&op, 0, sizeof op);
-                op.kind = FW_UNBAN;
-                op.jail = ai->jmap[b->jail];
-                op.target = b->target;
-                op.bantime = b->bantime;
-                op.failures = b->failures;
-                actq_push(&ai->q, &op);
+                if (ban_fw_op(g, ai, b, FW_UNBAN, &op)) actq_push(&ai->q, &op);
             }
             int64_t until = wall() + 30;
             while (ai->q.n && wall() < until) {
