@@ -211,7 +211,9 @@ check_grep locked-hook-warns 'postlogin: warning: login of bob@example.com not r
 cat > "$TMP/next-mask" <<'EOF'
 #!/bin/sh
 printf '%s\n' "$0" "$@" > "$POSTLOGIN_OUT"
-grep '^SigBlk:' /proc/$$/status >> "$POSTLOGIN_OUT"
+# read our own mask with shell builtins: a forked grep would read it while the shell
+# blocks every signal around fork(), which says nothing about what exec gave us
+while IFS= read -r l; do case $l in SigBlk:*) printf '%s\n' "$l" >> "$POSTLOGIN_OUT";; esac; done < /proc/self/status
 EOF
 chmod +x "$TMP/next-mask"
 rm -f "$TMP/argv.out"
