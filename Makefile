@@ -9,12 +9,20 @@ PREFIX  ?= /usr/local
 SYSCONFDIR ?= /etc
 BUILD   ?= build
 CC      ?= cc
-PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd libmariadb libnftables
+PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd
+# loaded with dlopen when configured (src/util/dynlib.h): headers only at build time; the
+# soname is the one the development symlink points to
+DLPKGS  := libmariadb libnftables
+soname   = $(shell readelf -d "$$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2)" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+SONAME_MARIADB  := $(or $(call soname,libmariadb,libmariadb.so),libmariadb.so.3)
+SONAME_NFTABLES := $(or $(call soname,libnftables,libnftables.so),libnftables.so.1)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
-CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread -lm
+CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null)
+CPPFLAGS+= -DMW_SONAME_MARIADB=\"$(SONAME_MARIADB)\" -DMW_SONAME_NFTABLES=\"$(SONAME_NFTABLES)\"
+LDFLAGS += -Wl,--as-needed
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread -lm -ldl
 ifeq ($(FUZZ),1)
 CC      := clang
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined

@@ -16,8 +16,11 @@
  * the kernel timeout is always the one asked for.
  * Timeouts longer than NFT_MAX_TIMEOUT (and permanent bans) are added without a timeout;
  * the daemon's own timer removes them.
+ * libnftables is loaded when the first nftables action is created (dynlib.h), so a daemon
+ * with only command or ipset actions never maps it.
  */
 #include "guard/action.h"
+#include "util/dynlib.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include <nftables/libnftables.h>
@@ -35,6 +38,34 @@ struct nft_state {
     char **setnames;            /* per jail: "j_<sanitised>" */
     size_t nj;
 };
+
+#define NFT_FNS(X) X(nft_ctx_new) X(nft_ctx_free) X(nft_run_cmd_from_buffer) X(nft_ctx_get_error_buffer) \
+    X(nft_ctx_buffer_output) X(nft_ctx_buffer_error)
+static struct {
+#define X(f) __typeof__(f) *f;
+    NFT_FNS(X)
+#undef X
+} nl;
+
+static int nft_load(char *err, size_t errlen)
+{
+    static bool loaded;
+    static const char *const names[] = {
+#define X(f) #f,
+        NFT_FNS(X)
+#undef X
+    };
+    void *p[sizeof names / sizeof names[0]];
+    if (loaded) return 0;
+    if (dynlib_load(MW_SONAME_NFTABLES, "libnftables1", names, p, sizeof names / sizeof names[0], err, errlen) < 0)
+        return -1;
+    size_t i = 0;
+#define X(f) memcpy(&nl.f, &p[i++], sizeof nl.f);
+    NFT_FNS(X)
+#undef X
+    loaded = true;
+    return 0;
+}
 
 static char *set_base(const char *jail)
 {
@@ -218,8 +249,8 @@ void nft_script_ops(struct buf *o, const char *table, const struct fw_jail *jail
 
 static int run(struct nft_state *s, const char *script, char *err, size_t errlen)
 {
-    int rc = nft_run_cmd_from_buffer(s->ctx, script);
-    const char *e = nft_ctx_get_error_buffer(s->ctx);
+    int rc = nl.nft_run_cmd_from_buffer(s->ctx, script);
+    const char *e = nl.nft_ctx_get_error_buffer(s->ctx);
     if (rc != 0) {
         /* first line of nft's message is the useful one */
         size_t l = e ? strcspn(e, "\n") : 0;
@@ -283,7 +314,7 @@ static void nft_free(void *st)
 {
     struct nft_state *s = st;
     if (!s) return;
-    if (s->ctx) nft_ctx_free(s->ctx);
+    if (s->ctx) nl.nft_ctx_free(s->ctx);
     for (size_t i = 0; i < s->nj; i++) free(s->setnames[i]);
     free(s->setnames);
     free(s->table);
@@ -306,14 +337,18 @@ struct action *action_nft_new(const char *table, char *err, size_t errlen)
             return NULL;
         }
     }
-    s->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (nft_load(err, errlen) < 0) {
+        nft_free(s);
+        return NULL;
+    }
+    s->ctx = nl.nft_ctx_new(NFT_CTX_DEFAULT);
     if (!s->ctx) {
         snprintf(err, errlen, "cannot create an nftables context");
         nft_free(s);
         return NULL;
     }
-    nft_ctx_buffer_output(s->ctx);
-    nft_ctx_buffer_error(s->ctx);
+    nl.nft_ctx_buffer_output(s->ctx);
+    nl.nft_ctx_buffer_error(s->ctx);
     struct action *a = xcalloc(1, sizeof *a);
     a->ops = &nft_ops;
     a->st = s;

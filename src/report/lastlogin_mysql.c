@@ -1,6 +1,7 @@
 /* lastlogin_mysql - see lastlogin_mysql.h. */
 #include "report/lastlogin_mysql.h"
 #include "util/buf.h"
+#include "util/dynlib.h"
 #include "util/xalloc.h"
 #include <mysql.h>
 #include <errno.h>
@@ -11,6 +12,37 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* libmariadb is loaded at the first open (dynlib.h: the daemon and `logins` without a MySQL
+ * hook never map it, nor the libssl/libcrypto it pulls in); calls go through this table. */
+#define MY_FNS(X) X(mysql_init) X(mysql_options) X(mysql_real_connect) X(mysql_error) X(mysql_close) \
+    X(mysql_stmt_init) X(mysql_stmt_prepare) X(mysql_stmt_error) X(mysql_stmt_param_count) \
+    X(mysql_stmt_bind_param) X(mysql_stmt_execute) X(mysql_stmt_affected_rows) X(mysql_stmt_close)
+static struct {
+#define X(f) __typeof__(f) *f;
+    MY_FNS(X)
+#undef X
+} my;
+
+static int my_load(char *err, size_t errlen)
+{
+    static bool loaded;
+    static const char *const names[] = {
+#define X(f) #f,
+        MY_FNS(X)
+#undef X
+    };
+    void *p[sizeof names / sizeof names[0]];
+    if (loaded) return 0;
+    if (dynlib_load(MW_SONAME_MARIADB, "libmariadb3", names, p, sizeof names / sizeof names[0], err, errlen) < 0)
+        return -1;
+    size_t i = 0;
+#define X(f) memcpy(&my.f, &p[i++], sizeof my.f);
+    MY_FNS(X)
+#undef X
+    loaded = true;
+    return 0;
+}
 
 bool mysql_ident_ok(const char *s)
 {
@@ -194,11 +226,11 @@ int lastlogin_mysql_update(struct lastlogin_mysql *m, struct str user, int64_t t
     b[1].buffer_length = ulen;
     b[1].length = &ulen;
     b[2] = b[0];
-    if (mysql_stmt_bind_param(m->st, b) || mysql_stmt_execute(m->st)) {
-        snprintf(err, errlen, "MySQL update: %s", mysql_stmt_error(m->st));
+    if (my.mysql_stmt_bind_param(m->st, b) || my.mysql_stmt_execute(m->st)) {
+        snprintf(err, errlen, "MySQL update: %s", my.mysql_stmt_error(m->st));
         return -1;
     }
-    my_ulonglong n = mysql_stmt_affected_rows(m->st);
+    my_ulonglong n = my.mysql_stmt_affected_rows(m->st);
     return n == (my_ulonglong)-1 ? 0 : (int)(n > 1000000 ? 1000000 : n);
 }
 
@@ -209,24 +241,25 @@ struct lastlogin_mysql *lastlogin_mysql_open(const struct mysql_conf *c, char *e
         snprintf(err, errlen, "MySQL: invalid table or column name");
         return NULL;
     }
+    if (my_load(err, errlen) < 0) return NULL;
     struct lastlogin_mysql *m = xcalloc(1, sizeof *m);
     m->epoch = c->epoch;
-    m->my = mysql_init(NULL);
+    m->my = my.mysql_init(NULL);
     if (!m->my) {
         snprintf(err, errlen, "MySQL: out of memory");
         free(m);
         return NULL;
     }
     unsigned to = c->timeout ? c->timeout : 2;
-    mysql_options(m->my, MYSQL_OPT_CONNECT_TIMEOUT, &to);
-    mysql_options(m->my, MYSQL_OPT_READ_TIMEOUT, &to);
-    mysql_options(m->my, MYSQL_OPT_WRITE_TIMEOUT, &to);
-    mysql_options(m->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    my.mysql_options(m->my, MYSQL_OPT_CONNECT_TIMEOUT, &to);
+    my.mysql_options(m->my, MYSQL_OPT_READ_TIMEOUT, &to);
+    my.mysql_options(m->my, MYSQL_OPT_WRITE_TIMEOUT, &to);
+    my.mysql_options(m->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     unsigned zero = 0;
-    mysql_options(m->my, MYSQL_OPT_LOCAL_INFILE, &zero);
-    if (!mysql_real_connect(m->my, c->socket[0] ? NULL : c->host, c->user, c->password, c->database,
+    my.mysql_options(m->my, MYSQL_OPT_LOCAL_INFILE, &zero);
+    if (!my.mysql_real_connect(m->my, c->socket[0] ? NULL : c->host, c->user, c->password, c->database,
                             c->port, c->socket[0] ? c->socket : NULL, 0)) {
-        snprintf(err, errlen, "MySQL connect (%s): %s", c->socket[0] ? c->socket : c->host, mysql_error(m->my));
+        snprintf(err, errlen, "MySQL connect (%s): %s", c->socket[0] ? c->socket : c->host, my.mysql_error(m->my));
         goto bad;
     }
     char sql[512];
@@ -238,12 +271,12 @@ struct lastlogin_mysql *lastlogin_mysql_open(const struct mysql_conf *c, char *e
         snprintf(err, errlen, "MySQL: statement too long");
         goto bad;
     }
-    m->st = mysql_stmt_init(m->my);
-    if (!m->st || mysql_stmt_prepare(m->st, sql, (unsigned long)n)) {
-        snprintf(err, errlen, "MySQL prepare: %s", m->st ? mysql_stmt_error(m->st) : mysql_error(m->my));
+    m->st = my.mysql_stmt_init(m->my);
+    if (!m->st || my.mysql_stmt_prepare(m->st, sql, (unsigned long)n)) {
+        snprintf(err, errlen, "MySQL prepare: %s", m->st ? my.mysql_stmt_error(m->st) : my.mysql_error(m->my));
         goto bad;
     }
-    if (mysql_stmt_param_count(m->st) != 3) {
+    if (my.mysql_stmt_param_count(m->st) != 3) {
         snprintf(err, errlen, "MySQL prepare: unexpected parameter count");
         goto bad;
     }
@@ -256,7 +289,7 @@ bad:
 void lastlogin_mysql_close(struct lastlogin_mysql *m)
 {
     if (!m) return;
-    if (m->st) mysql_stmt_close(m->st);
-    if (m->my) mysql_close(m->my);
+    if (m->st) my.mysql_stmt_close(m->st);
+    if (m->my) my.mysql_close(m->my);
     free(m);
 }
