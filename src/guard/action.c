@@ -122,6 +122,17 @@ void actq_push(struct actq *q, const struct fw_op *op)
     q->ops[q->n++] = *op;
 }
 
+static void backoff(struct actq *q, const char *err, int64_t now)
+{
+    q->errors++;
+    q->backoff = q->backoff ? q->backoff * 2 : 1;
+    if (q->backoff > 60) q->backoff = 60;
+    q->next_try = now + q->backoff;
+    snprintf(q->last_error, sizeof q->last_error, "%s", err);
+    msg_warn_rl("action-failed", 20, "action %s: %s (%zu operation(s) pending, retry in %llds)",
+                q->a->name, err, q->n, (long long)q->backoff);
+}
+
 int actq_run(struct actq *q, int64_t now)
 {
     if (!q->n) return 0;
@@ -135,7 +146,8 @@ int actq_run(struct actq *q, int64_t now)
         q->n -= done;
     }
     if (!q->n) {
-        q->backoff = 0;
+        /* an asynchronous backend has only started the work: its poll() says how it went */
+        if (!q->a->ops->async) q->backoff = 0;
         q->next_try = 0;
         return 0;
     }
@@ -145,14 +157,21 @@ int actq_run(struct actq *q, int64_t now)
         q->next_try = now;
         return -1;
     }
-    q->errors++;
-    q->backoff = q->backoff ? q->backoff * 2 : 1;
-    if (q->backoff > 60) q->backoff = 60;
-    q->next_try = now + q->backoff;
-    snprintf(q->last_error, sizeof q->last_error, "%s", err);
-    msg_warn_rl("action-failed", 20, "action %s: %s (%zu operation(s) pending, retry in %llds)",
-                q->a->name, err, q->n, (long long)q->backoff);
+    backoff(q, err, now);
     return -1;
+}
+
+void actq_fail(struct actq *q, const struct fw_op *op, const char *err, int64_t now)
+{
+    if (q->applied) q->applied--;
+    actq_push(q, op);
+    backoff(q, err, now);
+}
+
+size_t actq_poll(struct actq *q, int64_t now)
+{
+    if (!q->a || !q->a->ops->poll) return 0;
+    return q->a->ops->poll(q->a->st, q, now);
 }
 
 void actq_free(struct actq *q)

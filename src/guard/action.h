@@ -55,6 +55,8 @@ struct fw_jail {
     const char *protocol;       /* "tcp", "udp", "tcp,udp", "all"; NULL = tcp */
 };
 
+struct actq;
+
 struct action_ops {
     const char *name;
     /* Create what the backend needs for these jails; idempotent (called at start and on
@@ -68,6 +70,13 @@ struct action_ops {
      * Returns 1 when the backend cannot flush and wants one unban per ban instead. */
     int (*flush)(void *st, char *err, size_t errlen);
     void (*free)(void *st);
+    /* Optional. Backends whose apply() only starts the work (the command backend spawns
+     * and returns: the loop never waits for a child) finish it here: reap what is done and
+     * hand failed operations back with actq_fail(). Also where resources held for bursts
+     * are released after idle time. Called on every loop turn (the daemon wakes on
+     * SIGCHLD). Returns how many operations are still in flight. */
+    size_t (*poll)(void *st, struct actq *q, int64_t now);
+    bool async;                 /* apply() only starts operations; poll() reports failures */
 };
 
 struct action {
@@ -181,6 +190,11 @@ struct actq {
 };
 void actq_init(struct actq *q, struct action *a);
 void actq_push(struct actq *q, const struct fw_op *op);
+/* An operation a backend accepted earlier failed (see action_ops.poll): queue it again,
+ * count the error and back off as for a failed apply(). */
+void actq_fail(struct actq *q, const struct fw_op *op, const char *err, int64_t now);
+/* The backend's poll() (if any): completions and idle work. Returns operations in flight. */
+size_t actq_poll(struct actq *q, int64_t now);
 /* Try to apply what is pending (when the back-off allows). Returns 0 when nothing is left
  * pending, -1 when something remains (see next_try). */
 int actq_run(struct actq *q, int64_t now);

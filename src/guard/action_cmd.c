@@ -2,22 +2,51 @@
  * action_cmd - the command backend (see action.h): argv templates split once at load
  * (argv_split: no shell, no expansion), <ip> <jail> <bantime> <failures> substituted per
  * word (so an address can never become a second argument), run with posix_spawnp with
- * stdin and stdout on /dev/null (the shared helper in action_spawn.c). Each run waits for
- * the child with a timeout (pidfd + poll; SIGKILL when it expires). A non-zero exit is a
- * failure: the operation stays queued and is retried with back-off by the caller's actq.
+ * stdin and stdout on /dev/null (the shared helper in action_spawn.c). Ban and unban
+ * commands run asynchronously (see cmd_apply) with a timeout (SIGKILL when it expires); a
+ * non-zero exit is a failure: the operation goes back to the caller's actq and is retried
+ * with back-off. actionstart and actionflush run synchronously (start, stop).
  */
 #include "guard/action.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CMD_PARALLEL 32
+
+struct job {
+    pid_t pid;
+    int pidfd;                  /* -1 when pidfd_open is not available */
+    bool killed;
+    int64_t deadline;           /* monotonic ms */
+    struct fw_op op;
+    char *name;                 /* argv[0], for messages */
+};
+
+struct failed {
+    struct fw_op op;
+    char err[256];
+};
 
 struct cmd_state {
     char **ban, **unban, **flush, **start;
     int timeout;
     char **jails;
     size_t nj;
+    struct job jobs[CMD_PARALLEL];
+    size_t njobs;
+    struct failed *failed;      /* finished with an error, not yet handed back (poll) */
+    size_t nfailed, capfailed;
+    size_t nok;                 /* finished fine since the last poll */
 };
 
 static int64_t mono_ms(void) { return action_mono_ms(); }
@@ -66,63 +95,145 @@ static int cmd_setup(void *st, const struct fw_jail *jails, size_t n, char *err,
 }
 
 /*
- * Up to CMD_PARALLEL commands run at once (process creation is what costs); a batch stops
- * starting new commands after CMD_TURN_MS so the daemon's loop stays responsive: the rest
- * is reported as not done without an error and comes back on the next turn. When one
- * command of a group fails, later ones of that group that succeeded run again on retry
- * (ban commands are expected to be idempotent, as fail2ban's are).
+ * apply() only starts commands: each op's child is spawned and the loop goes on; poll()
+ * (on every loop turn, the daemon wakes on SIGCHLD) reaps them and hands failures back to
+ * the queue. So a slow or hanging command never delays reading the logs or the next ban,
+ * and bans found together are spawned together. At most CMD_PARALLEL children run at once;
+ * apply() waits for a slot when all are busy (back-pressure under a flood). Two commands
+ * for one target never run at the same time (a ban and its unban keep their order).
  */
-#define CMD_PARALLEL 16
-#define CMD_TURN_MS 100
+static bool same_target(const struct fw_op *a, const struct fw_op *b)
+{
+    return a->target.prefix == b->target.prefix && a->target.addr.family == b->target.addr.family &&
+           memcmp(a->target.addr.b, b->target.addr.b, sizeof a->target.addr.b) == 0;
+}
+
+/* Collect job k's exit status (blocking: it has exited or was killed) and remove it. */
+static void job_done(struct cmd_state *s, size_t k, int status)
+{
+    struct job *j = &s->jobs[k];
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        struct failed f;
+        f.op = j->op;
+        if (WIFEXITED(status))
+            snprintf(f.err, sizeof f.err, "%s exited with status %d", j->name, WEXITSTATUS(status));
+        else if (j->killed)
+            snprintf(f.err, sizeof f.err, "%s: killed after %d s", j->name, s->timeout);
+        else
+            snprintf(f.err, sizeof f.err, "%s killed by signal %d", j->name, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        s->failed = xgrow(s->failed, &s->capfailed, s->nfailed + 1, sizeof *s->failed);
+        s->failed[s->nfailed++] = f;
+    } else {
+        s->nok++;
+    }
+    if (j->pidfd >= 0) close(j->pidfd);
+    free(j->name);
+    s->jobs[k] = s->jobs[--s->njobs];
+}
+
+/* Reap every job that has exited; kill those past their deadline. block_ms > 0: wait up to
+ * that long for at least one to finish (when none has). */
+static void reap(struct cmd_state *s, int block_ms)
+{
+    for (int round = 0; round < 2; round++) {
+        size_t before = s->njobs;
+        int64_t t = mono_ms();
+        for (size_t k = 0; k < s->njobs;) {
+            struct job *j = &s->jobs[k];
+            int status;
+            pid_t w = waitpid(j->pid, &status, WNOHANG);
+            if (w == j->pid || (w < 0 && errno == ECHILD)) {
+                if (w < 0) status = 0;          /* reaped elsewhere: nothing to report */
+                job_done(s, k, status);
+                continue;
+            }
+            if (t >= j->deadline && !j->killed) {
+                kill(j->pid, SIGKILL);
+                j->killed = true;
+                waitpid(j->pid, &status, 0);
+                job_done(s, k, status);
+                continue;
+            }
+            k++;
+        }
+        if (round || block_ms <= 0 || !s->njobs || s->njobs < before) return;
+        /* nothing finished yet: sleep until one does (pidfds), or the earliest deadline */
+        struct pollfd pf[CMD_PARALLEL];
+        int64_t first = INT64_MAX;
+        nfds_t np = 0;
+        for (size_t k = 0; k < s->njobs; k++) {
+            if (s->jobs[k].deadline < first) first = s->jobs[k].deadline;
+            if (s->jobs[k].pidfd >= 0) pf[np++] = (struct pollfd){ .fd = s->jobs[k].pidfd, .events = POLLIN };
+        }
+        int64_t wait = first - t;
+        if (wait > block_ms) wait = block_ms;
+        if (wait < 0) wait = 0;
+        if (np == s->njobs) {
+            poll(pf, np, (int)wait);
+        } else {
+            struct timespec ts = { 0, 1000000 };   /* no pidfd (old kernel): look again in 1 ms */
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+/* Wait until no child of ours runs (at stop, before a flush, on reload). */
+static void drain(struct cmd_state *s)
+{
+    while (s->njobs) reap(s, 1000);
+}
 
 static size_t cmd_apply(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen)
 {
     struct cmd_state *s = st;
-    int64_t t0 = mono_ms();
-    size_t i = 0;
     err[0] = 0;
-    while (i < n) {
-        size_t k = n - i < CMD_PARALLEL ? n - i : CMD_PARALLEL;
-        pid_t pids[CMD_PARALLEL];
-        char *names[CMD_PARALLEL];
-        int rc[CMD_PARALLEL];
-        char errs[CMD_PARALLEL][256];
-        for (size_t j = 0; j < k; j++) {
-            const struct fw_op *op = &ops[i + j];
-            char **tmpl = op->kind == FW_BAN || op->kind == FW_BLOCK ? s->ban : s->unban;
-            pids[j] = 0;
-            names[j] = NULL;
-            rc[j] = 0;
-            errs[j][0] = 0;
-            if (!tmpl) continue;
-            const char *jail = op->jail >= 0 && (size_t)op->jail < s->nj ? s->jails[op->jail] : "block";
-            char **av = argv_subst(tmpl, op, jail);
-            pids[j] = spawn_argv(av, errs[j], sizeof errs[j]);
-            if (pids[j] < 0) rc[j] = -1;
-            names[j] = xstrdup(av[0]);
+    reap(s, 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct fw_op *op = &ops[i];
+        char **tmpl = op->kind == FW_BAN || op->kind == FW_BLOCK ? s->ban : s->unban;
+        if (!tmpl) continue;
+        for (;;) {
+            bool busy = s->njobs >= CMD_PARALLEL;
+            for (size_t k = 0; !busy && k < s->njobs; k++)
+                if (same_target(&s->jobs[k].op, op)) busy = true;
+            if (!busy) break;
+            reap(s, 1000);
+        }
+        const char *jail = op->jail >= 0 && (size_t)op->jail < s->nj ? s->jails[op->jail] : "block";
+        char **av = argv_subst(tmpl, op, jail);
+        pid_t pid = spawn_argv(av, err, errlen);
+        if (pid < 0) {
             argv_free(av);
+            return i;                           /* err is set: the queue backs off */
         }
-        int64_t deadline = mono_ms() + (int64_t)s->timeout * 1000;
-        for (size_t j = 0; j < k; j++)
-            if (pids[j] > 0) rc[j] = wait_child(pids[j], names[j], deadline, s->timeout, errs[j], sizeof errs[j]);
-        size_t firstbad = k;
-        for (size_t j = 0; j < k; j++) {
-            if (rc[j] < 0 && firstbad == k) firstbad = j;
-            free(names[j]);
-        }
-        if (firstbad < k) {
-            snprintf(err, errlen, "%s", errs[firstbad]);
-            return i + firstbad;
-        }
-        i += k;
-        if (mono_ms() - t0 >= CMD_TURN_MS) break;
+        struct job *j = &s->jobs[s->njobs++];
+        j->pid = pid;
+        j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        j->deadline = mono_ms() + (int64_t)s->timeout * 1000;
+        j->killed = false;
+        j->op = *op;
+        j->name = xstrdup(av[0]);
+        argv_free(av);
     }
-    return i;
+    return n;
+}
+
+static size_t cmd_poll(void *st, struct actq *q, int64_t now)
+{
+    struct cmd_state *s = st;
+    reap(s, 0);
+    if (s->nok && !s->nfailed) q->backoff = 0;          /* the command works again */
+    for (size_t i = 0; i < s->nfailed; i++) actq_fail(q, &s->failed[i].op, s->failed[i].err, now);
+    s->nfailed = 0;
+    s->nok = 0;
+    return s->njobs;
 }
 
 static int cmd_flush(void *st, char *err, size_t errlen)
 {
     struct cmd_state *s = st;
+    drain(s);                   /* a ban still running must not land after the flush */
+    s->nfailed = 0;
     if (!s->flush) return s->unban ? 1 : 0;     /* the caller unbans one by one */
     for (size_t i = 0; i < s->nj; i++) {
         struct fw_op op;
@@ -139,6 +250,10 @@ static void cmd_free(void *st)
 {
     struct cmd_state *s = st;
     if (!s) return;
+    drain(s);
+    for (size_t i = 0; i < s->nfailed; i++)
+        msg_warn_rl("action-failed", 20, "action command: %s (not retried: stopping)", s->failed[i].err);
+    free(s->failed);
     argv_free(s->ban);
     argv_free(s->unban);
     argv_free(s->flush);
@@ -150,6 +265,7 @@ static void cmd_free(void *st)
 
 static const struct action_ops cmd_ops = {
     .name = "command", .setup = cmd_setup, .apply = cmd_apply, .flush = cmd_flush, .free = cmd_free,
+    .poll = cmd_poll, .async = true,
 };
 
 static int tmpl(const char *src, char ***out, const char *what, char *err, size_t errlen)

@@ -24,16 +24,24 @@
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include <nftables/libnftables.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NFT_MAX_TIMEOUT (30LL * 86400)
 #define NFT_MAX_JAILS 255
 
+/* The context caches the ruleset (with every element of an interval set: ~1 MB and more
+ * with thousands of bans); it is created for a burst of work and freed after this many
+ * idle seconds. */
+#define NFT_IDLE_SECS 10
+
 struct nft_state {
-    struct nft_ctx *ctx;
+    struct nft_ctx *ctx;        /* NULL while idle */
+    int64_t last_use;
     char *table;
     char **setnames;            /* per jail: "j_<sanitised>" */
     size_t nj;
@@ -249,6 +257,16 @@ void nft_script_ops(struct buf *o, const char *table, const struct fw_jail *jail
 
 static int run(struct nft_state *s, const char *script, char *err, size_t errlen)
 {
+    s->last_use = (int64_t)time(NULL);
+    if (!s->ctx) {
+        s->ctx = nl.nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!s->ctx) {
+            snprintf(err, errlen, "cannot create an nftables context");
+            return -1;
+        }
+        nl.nft_ctx_buffer_output(s->ctx);
+        nl.nft_ctx_buffer_error(s->ctx);
+    }
     int rc = nl.nft_run_cmd_from_buffer(s->ctx, script);
     const char *e = nl.nft_ctx_get_error_buffer(s->ctx);
     if (rc != 0) {
@@ -321,8 +339,20 @@ static void nft_free(void *st)
     free(s);
 }
 
+static size_t nft_poll(void *st, struct actq *q, int64_t now)
+{
+    struct nft_state *s = st;
+    if (s->ctx && now - s->last_use >= NFT_IDLE_SECS) {
+        nl.nft_ctx_free(s->ctx);
+        s->ctx = NULL;
+        malloc_trim(0);         /* hand the cache's pages back to the kernel */
+    }
+    return 0;
+}
+
 static const struct action_ops nft_ops = {
     .name = "nftables", .setup = nft_setup, .apply = nft_apply, .flush = nft_flush, .free = nft_free,
+    .poll = nft_poll,
 };
 
 struct action *action_nft_new(const char *table, char *err, size_t errlen)
@@ -341,14 +371,7 @@ struct action *action_nft_new(const char *table, char *err, size_t errlen)
         nft_free(s);
         return NULL;
     }
-    s->ctx = nl.nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!s->ctx) {
-        snprintf(err, errlen, "cannot create an nftables context");
-        nft_free(s);
-        return NULL;
-    }
-    nl.nft_ctx_buffer_output(s->ctx);
-    nl.nft_ctx_buffer_error(s->ctx);
+    /* the context is made at the first transaction (run) */
     struct action *a = xcalloc(1, sizeof *a);
     a->ops = &nft_ops;
     a->st = s;

@@ -296,6 +296,7 @@ static void run_actions(struct guard *g, int64_t now)
 {
     for (size_t i = 0; i < g->nacts; i++) {
         struct actinst *ai = &g->acts[i];
+        actq_poll(&ai->q, now);         /* children that exited; failures come back queued */
         if (!ai->ready || actq_run(&ai->q, now) == 0) continue;
         /* The firewall may have been reloaded under us (nft flush ruleset): set the backend
          * up again and re-apply every active ban, not only what is queued. */
@@ -1125,6 +1126,7 @@ int guard_run(const struct guard_opts *o)
     sigaddset(&ss, SIGTERM);
     sigaddset(&ss, SIGINT);
     sigaddset(&ss, SIGHUP);
+    sigaddset(&ss, SIGCHLD);            /* an action's child exited: wake up and reap it */
     sigprocmask(SIG_BLOCK, &ss, NULL);
     g->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
     g->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1184,7 +1186,7 @@ int guard_run(const struct guard_opts *o)
                 struct signalfd_siginfo si;
                 while (read(g->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
                     if (si.ssi_signo == SIGHUP) reload = true;
-                    else g->stop = true;
+                    else if (si.ssi_signo != SIGCHLD) g->stop = true;
                 }
                 break;
             }

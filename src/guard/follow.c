@@ -413,7 +413,10 @@ void follow_process(struct follow *fw, int64_t now)
     if (fw->ifd >= 0) {
         char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
         bool overflow = false;
-        for (;;) {
+        /* every file is looked at below whatever the events say, so a few reads are
+         * enough; more could starve the loop when something writes into a watched
+         * directory without pause */
+        for (int reads = 0; reads < 4; reads++) {
             ssize_t n = read(fw->ifd, buf, sizeof buf);
             if (n <= 0) break;
             for (char *p = buf; p < buf + n;) {

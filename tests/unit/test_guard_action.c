@@ -2,6 +2,7 @@
  * the null backend's record, the retry queue's back-off, the nft script text and the
  * command backend running real programs. */
 #include "check.h"
+#include <time.h>
 #include "guard/action.h"
 #include <stdlib.h>
 #include <unistd.h>
@@ -124,6 +125,18 @@ static void t_nft_script(void)
     buf_free(&b);
 }
 
+/* Poll an asynchronous backend until nothing is in flight (deadline 20 s). */
+static size_t settle(struct actq *q)
+{
+    int64_t until = action_mono_ms() + 20000;
+    size_t left;
+    while ((left = actq_poll(q, 0)) > 0 && action_mono_ms() < until) {
+        struct timespec ts = { 0, 2000000 };
+        nanosleep(&ts, NULL);
+    }
+    return left;
+}
+
 static void t_cmd_runs(void)
 {
     char path[] = "/tmp/mw-test-cmd.XXXXXX";
@@ -139,12 +152,21 @@ static void t_cmd_runs(void)
     struct action *a = action_cmd_new(&t, err, sizeof err);
     CHECK(a != NULL);
     if (!a) return;
+    struct actq q;
+    actq_init(&q, a);
     struct fw_jail j[1] = { { "x;y $(id)", NULL, NULL } };
     CHECK_INT(a->ops->setup(a->st, j, 1, err, sizeof err), 0);
     struct fw_op ops[3] = { OP(FW_BAN, 0, "192.0.2.1", 600), OP(FW_BAN, 0, "2001:db8::7", 60),
                             OP(FW_UNBAN, 0, "192.0.2.1", 0) };
-    CHECK_INT(a->ops->apply(a->st, ops, 3, err, sizeof err), 2);
-    CHECK(strstr(err, "exited with status 1") != NULL);
+    /* apply() starts the commands; the failure of the unban comes back through poll() */
+    CHECK_INT(a->ops->apply(a->st, ops, 3, err, sizeof err), 3);
+    CHECK_STR(err, "");
+    CHECK_INT(settle(&q), 0);
+    CHECK_INT(q.n, 1);
+    CHECK_INT(q.errors, 1);
+    CHECK(q.n == 1 && q.ops[0].kind == FW_UNBAN);
+    CHECK(strstr(q.last_error, "/bin/false exited with status 1") != NULL);
+    CHECK(q.next_try > 0);                          /* backed off */
     FILE *f = fopen(path, "r");
     char got[512] = "";
     size_t n = f ? fread(got, 1, sizeof got - 1, f) : 0;
@@ -155,24 +177,42 @@ static void t_cmd_runs(void)
     CHECK(strstr(got, "x;y $(id) 2001:db8::7 60 5\n") != NULL);
     CHECK_INT(strlen(got), strlen("x;y $(id) 192.0.2.1 600 5\nx;y $(id) 2001:db8::7 60 5\n"));
     unlink(path);
+    actq_free(&q);
     action_free(a);
     struct cmd_templates t2 = { .ban = "/nonexistent/prog <ip>", .timeout = 5 };
     a = action_cmd_new(&t2, err, sizeof err);
     CHECK_INT(a->ops->apply(a->st, ops, 1, err, sizeof err), 0);
+    CHECK(strstr(err, "/nonexistent/prog") != NULL);
     action_free(a);
+    /* a hanging command is killed at its timeout, reported by poll(); apply() did not wait */
     struct cmd_templates t3 = { .ban = "/bin/sleep 10", .timeout = 1 };
     a = action_cmd_new(&t3, err, sizeof err);
-    CHECK_INT(a->ops->apply(a->st, ops, 1, err, sizeof err), 0);
-    CHECK(strstr(err, "killed after 1 s") != NULL);
+    actq_init(&q, a);
+    int64_t t0 = action_mono_ms();
+    CHECK_INT(a->ops->apply(a->st, ops, 1, err, sizeof err), 1);
+    CHECK(action_mono_ms() - t0 < 900);
+    CHECK_INT(actq_poll(&q, 0), 1);                 /* still running */
+    CHECK_INT(settle(&q), 0);
+    CHECK(action_mono_ms() - t0 >= 1000);
+    CHECK(strstr(q.last_error, "killed after 1 s") != NULL);
+    CHECK_INT(q.n, 1);
+    actq_free(&q);
     action_free(a);
-    /* a long batch yields after its time budget without an error */
+    /* a flood: at most CMD_PARALLEL children at once, all of them run, none lost */
     struct cmd_templates t4 = { .ban = "/bin/true", .timeout = 5 };
     a = action_cmd_new(&t4, err, sizeof err);
+    actq_init(&q, a);
     struct fw_op many[400];
-    for (int i = 0; i < 400; i++) many[i] = OP(FW_BAN, 0, "192.0.2.1", 60);
-    size_t done = a->ops->apply(a->st, many, 400, err, sizeof err);
-    CHECK(done > 0 && done <= 400);
-    if (done < 400) CHECK_STR(err, "");
+    for (int i = 0; i < 400; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "198.51.%d.%d", i / 200, i % 200 + 1);
+        many[i] = OP(FW_BAN, 0, ip, 60);
+    }
+    CHECK_INT(a->ops->apply(a->st, many, 400, err, sizeof err), 400);
+    CHECK_INT(settle(&q), 0);
+    CHECK_INT(q.n, 0);
+    CHECK_INT(q.errors, 0);
+    actq_free(&q);
     action_free(a);
 }
 
