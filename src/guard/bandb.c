@@ -13,8 +13,18 @@
 
 enum {
     S_BAN_ADD, S_BAN_END_J, S_BAN_END_ALL, S_COUNT_J, S_COUNT_ALL, S_ACTIVE, S_EXPIRE,
-    S_POS_GET, S_POS_SET, S_BLOCK_ADD, S_BLOCK_DEL, S_BLOCKS, S_BEGIN, S_COMMIT, S_MAX
+    S_POS_GET, S_POS_SET, S_BLOCK_ADD, S_BLOCK_DEL, S_BLOCKS, S_BEGIN, S_COMMIT,
+    S_FAIL_SET, S_FAIL_DEL, S_FAIL_CLEAR, S_FAIL_PRUNE, S_FAILS, S_MAX
 };
+
+/* Failure times of the tracker (bandb.h). A cache of in-memory state rather than history:
+ * created here, outside the schema migrations, and safe to drop at any time. */
+static const char fail_table[] =
+    "CREATE TABLE IF NOT EXISTS guard_failures ("
+    "  jail TEXT NOT NULL, ip TEXT NOT NULL,"
+    "  times TEXT NOT NULL,"            /* epoch seconds, oldest first, space separated */
+    "  expires INTEGER NOT NULL,"       /* newest time + findtime */
+    "  PRIMARY KEY (jail, ip)) WITHOUT ROWID";
 
 static const char *const sql[S_MAX] = {
     [S_BAN_ADD] = "INSERT INTO guard_bans(jail, ip, prefix, time_of_ban, bantime, end_time, failures, ban_count)"
@@ -38,6 +48,12 @@ static const char *const sql[S_MAX] = {
     [S_BLOCKS] = "SELECT cidr, added FROM guard_blocks ORDER BY added, cidr",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
+    [S_FAIL_SET] = "INSERT INTO guard_failures(jail, ip, times, expires) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(jail, ip) DO UPDATE SET times = ?3, expires = ?4",
+    [S_FAIL_DEL] = "DELETE FROM guard_failures WHERE jail = ?1 AND ip = ?2",
+    [S_FAIL_CLEAR] = "DELETE FROM guard_failures",
+    [S_FAIL_PRUNE] = "DELETE FROM guard_failures WHERE expires <= ?1",
+    [S_FAILS] = "SELECT jail, ip, times FROM guard_failures WHERE expires > ?1",
 };
 
 struct bandb {
@@ -77,6 +93,11 @@ struct bandb *bandb_open(const char *path, char *err, size_t errlen)
     db->db = store_sqlite(db->store);
     /* the daemon's working set is small: keep SQLite's page cache at 256 KB */
     sqlite3_exec(db->db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
+    if (sqlite3_exec(db->db, fail_table, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->db));
+        bandb_close(db);
+        return NULL;
+    }
     for (int i = 0; i < S_MAX; i++) {
         if (sqlite3_prepare_v2(db->db, sql[i], -1, &db->st[i], NULL) != SQLITE_OK) {
             snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db->db));
@@ -252,4 +273,77 @@ int bandb_blocks(struct bandb *db, void (*cb)(void *ud, const struct cidr *c, in
     }
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : fail(db, "blocks");
+}
+
+int bandb_fail_set(struct bandb *db, const char *jail, const struct ipaddr *ip, const uint32_t *times, unsigned n,
+                   int64_t expires)
+{
+    char ipt[IPADDR_STRLEN];
+    char tt[BANDB_MAXTIMES * 11 + 1];       /* <= 10 digits and a space each */
+    size_t len = 0;
+    if (n > BANDB_MAXTIMES) {
+        times += n - BANDB_MAXTIMES;
+        n = BANDB_MAXTIMES;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int w = snprintf(tt + len, sizeof tt - len, i ? " %u" : "%u", (unsigned)times[i]);
+        if (w < 0 || (size_t)w >= sizeof tt - len) break;
+        len += (size_t)w;
+    }
+    tt[len] = 0;
+    ipaddr_format(ip, ipt, sizeof ipt);
+    sqlite3_stmt *s = S(db, S_FAIL_SET);
+    sqlite3_bind_text(s, 1, jail, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, ipt, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, tt, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, expires);
+    return step_done(db, s, "failures");
+}
+
+int bandb_fail_del(struct bandb *db, const char *jail, const struct ipaddr *ip)
+{
+    char ipt[IPADDR_STRLEN];
+    ipaddr_format(ip, ipt, sizeof ipt);
+    sqlite3_stmt *s = S(db, S_FAIL_DEL);
+    sqlite3_bind_text(s, 1, jail, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, ipt, -1, SQLITE_TRANSIENT);
+    return step_done(db, s, "failures");
+}
+
+int bandb_fail_clear(struct bandb *db) { return step_done(db, S(db, S_FAIL_CLEAR), "failures"); }
+
+int bandb_fail_prune(struct bandb *db, int64_t now)
+{
+    sqlite3_stmt *s = S(db, S_FAIL_PRUNE);
+    sqlite3_bind_int64(s, 1, now);
+    return step_done(db, s, "failures");
+}
+
+int bandb_fails(struct bandb *db, int64_t now,
+                void (*cb)(void *ud, const char *jail, const struct ipaddr *ip, const int64_t *times, unsigned n),
+                void *ud)
+{
+    sqlite3_stmt *s = S(db, S_FAILS);
+    sqlite3_bind_int64(s, 1, now);
+    int rc;
+    int64_t times[BANDB_MAXTIMES];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *jail = (const char *)sqlite3_column_text(s, 0);
+        const char *ipt = (const char *)sqlite3_column_text(s, 1);
+        const char *tt = (const char *)sqlite3_column_text(s, 2);
+        struct ipaddr ip;
+        if (!jail || !ipt || !tt || ipaddr_parse(str_c(ipt), &ip) < 0) continue;
+        unsigned n = 0;
+        while (*tt && n < BANDB_MAXTIMES) {
+            char *end;
+            long long v = strtoll(tt, &end, 10);
+            if (end == tt) break;
+            if (v > 0) times[n++] = v;
+            tt = end;
+            while (*tt == ' ') tt++;
+        }
+        if (n) cb(ud, jail, &ip, times, n);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : fail(db, "failures");
 }

@@ -73,4 +73,21 @@ int bandb_block_add(struct bandb *db, const struct cidr *c, int64_t when, const 
 int bandb_block_del(struct bandb *db, const struct cidr *c);
 int bandb_blocks(struct bandb *db, void (*cb)(void *ud, const struct cidr *c, int64_t added), void *ud);
 
+/*
+ * Failure times of the tracker per (jail, IP), so a restart does not reset counts: the
+ * daemon writes the entries that changed every few seconds and everything at stop; rows
+ * whose `expires` (newest time + findtime) has passed are pruned and never restored. At
+ * most BANDB_MAXTIMES times per row (the newest are kept).
+ */
+#define BANDB_MAXTIMES 255
+int bandb_fail_set(struct bandb *db, const char *jail, const struct ipaddr *ip, const uint32_t *times, unsigned n,
+                   int64_t expires);
+int bandb_fail_del(struct bandb *db, const char *jail, const struct ipaddr *ip);
+int bandb_fail_clear(struct bandb *db);
+int bandb_fail_prune(struct bandb *db, int64_t now);
+/* Rows not expired at now; times oldest first, valid during the callback. */
+int bandb_fails(struct bandb *db, int64_t now,
+                void (*cb)(void *ud, const char *jail, const struct ipaddr *ip, const int64_t *times, unsigned n),
+                void *ud);
+
 #endif

@@ -4,6 +4,7 @@
 #include "guard/action.h"
 #include "guard/bandb.h"
 #include "guard/core.h"
+#include "guard/failstore.h"
 #include "guard/follow.h"
 #include "guard/jailconf.h"
 #include "guard/store.h"
@@ -88,7 +89,7 @@ struct guard {
     int ep, sfd, lsock;
     char *sockpath;
     bool stop;
-    int64_t now, last_pos_save, last_tick;
+    int64_t now, last_pos_save, last_tick, last_fail_save;
     bool in_txn, dirty_bans;
 };
 
@@ -171,6 +172,7 @@ static void on_ban(void *ud, struct gjail *j, const struct ban *b)
     txn(g);
     if (g->db && bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0)
         msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
+    failstore_forget(g->db, j->c->name, &b->target);   /* the tracker forgot it */
     g->dirty_bans = true;
     ban_op(g, j, b, g->now);
 }
@@ -580,6 +582,8 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     for (size_t i = 0; i < ngone; i++) core_unban(g->core, core_jail(g->core, gonej[i]), &gone[i], "jail removed");
     free(gone);
     free(gonej);
+    txn(g);
+    failstore_save(g->core, g->db, true, g->now);      /* the new core counts on from them */
     commit(g);
     run_actions(g, g->now);             /* last chance for what the old actions have queued */
     save_positions(g);
@@ -590,6 +594,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     guard_conf_free(g->conf);
     g->conf = nc;
     g->core = ncore;
+    failstore_restore(g->core, g->db, g->now);
     build_actions(g);
     setup_actions(g, g->now);
     reapply_bans(g);
@@ -1148,12 +1153,14 @@ int guard_run(const struct guard_opts *o)
     if (g->nblocks) block_inst(g);
     for (size_t i = 0; i < g->nblocks; i++) push_block(g, FW_BLOCK, &g->blocks[i]);
     setup_actions(g, g->now);
+    size_t nfails = failstore_restore(g->core, g->db, g->now);
+    g->last_fail_save = g->now;
     commit(g);
     size_t restored = bans_count(core_bans(g->core));
     run_actions(g, g->now);             /* every restored ban in one transaction */
     build_follow(g, g->now);
-    msg_info("started: %zu jail(s), %zu file(s), %zu ban(s) restored, %zu block(s)", core_njails(g->core),
-             follow_count(g->fw), restored, g->nblocks);
+    msg_info("started: %zu jail(s), %zu file(s), %zu ban(s) restored, %zu block(s), %zu failing address(es)",
+             core_njails(g->core), follow_count(g->fw), restored, g->nblocks, nfails);
     malloc_trim(0);                     /* give back what loading the configuration used */
 
     struct epoll_event ev = { .events = EPOLLIN };
@@ -1207,6 +1214,11 @@ int guard_run(const struct guard_opts *o)
                 msg_error("reload (SIGHUP) failed, the running configuration stays: %s", err);
         }
         if (g->dirty_bans || g->now - g->last_pos_save >= 1 || g->stop) save_positions(g);
+        if (g->now - g->last_fail_save >= FAILSTORE_SAVE_SECS && !g->stop) {
+            txn(g);
+            failstore_save(g->core, g->db, false, g->now);
+            g->last_fail_save = g->now;
+        }
         commit(g);                      /* bans are on disk before the firewall changes */
         if (g->now - g->lg.last_flush >= 5) logins_live_flush(g);
         g->dirty_bans = false;
@@ -1215,6 +1227,8 @@ int guard_run(const struct guard_opts *o)
 
     /* stop */
     save_positions(g);
+    txn(g);
+    failstore_save(g->core, g->db, true, g->now);
     commit(g);
     logins_live_stop(g);
     if (g->conf->unban_on_stop) {

@@ -8,7 +8,7 @@
 
 struct ent {
     uint8_t addr[16];
-    uint8_t fam, n, head, pad;
+    uint8_t fam, n, head, dirty;    /* dirty: changed since tracker_visit() last saw it */
     uint32_t prev, next;        /* LRU links: index + 1, 0 = none; next doubles as free link */
     uint32_t t[];               /* ring of the last maxretry failure times */
 };
@@ -254,6 +254,7 @@ unsigned tracker_fail(struct tracker *t, int jail, const struct ipaddr *ip, int6
     if (n > p->maxretry) n = p->maxretry;
     if (n == 0) n = 1;
     uint32_t tv = clamp_t(when);
+    e->dirty = 1;
     for (unsigned r = 0; r < n; r++) {
         if (e->n < p->maxretry) {
             e->t[(e->head + e->n) % p->maxretry] = tv;
@@ -336,4 +337,26 @@ size_t tracker_bytes(const struct tracker *t)
     for (int j = 0; j < t->njails; j++)
         b += (size_t)t->pools[j].cap * t->pools[j].stride + (size_t)t->pools[j].nslots * 4;
     return b;
+}
+
+size_t tracker_visit(struct tracker *t, bool dirty_only, tracker_visit_fn fn, void *ud)
+{
+    size_t n = 0;
+    uint32_t times[TRK_MAXRETRY];
+    for (int j = 0; j < t->njails; j++) {
+        struct pool *p = &t->pools[j];
+        for (uint32_t idx = p->lru_head; idx; idx = E(p, idx - 1)->next) {
+            struct ent *e = E(p, idx - 1);
+            if (dirty_only && !e->dirty) continue;
+            e->dirty = 0;
+            struct ipaddr ip;
+            memset(&ip, 0, sizeof ip);
+            ip.family = e->fam;
+            memcpy(ip.b, e->addr, 16);
+            for (unsigned k = 0; k < e->n; k++) times[k] = e->t[(e->head + k) % p->maxretry];
+            fn(ud, j, &ip, times, e->n);
+            n++;
+        }
+    }
+    return n;
 }

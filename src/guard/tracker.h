@@ -4,7 +4,8 @@
  * cannot exhaust memory.
  *
  * Layout: one pool per jail, entries of a fixed stride chosen from that jail's maxretry:
- *   28 bytes header (address 16, family 1, count 1, ring head 1, pad 1, LRU prev/next 8)
+ *   28 bytes header (address 16, family 1, count 1, ring head 1, changed flag 1, LRU
+ *   prev/next 8)
  *   + 4 bytes per remembered failure time (seconds, uint32: good until 2106)
  * plus the jail's open-addressing index (uint32 slots, kept between 35 % and 70 % full: on
  * average ~8 bytes per entry). With fail2ban's default maxretry 5 that is 48 + ~8 = ~56 bytes
@@ -63,5 +64,13 @@ uint64_t tracker_evictions(const struct tracker *t);
 /* Bytes allocated for one jail's entries and index (for documentation and tests). */
 size_t tracker_bytes(const struct tracker *t);
 size_t tracker_stride(const struct tracker *t, int jail);
+
+/*
+ * Visit the entries (dirty_only: those that got a failure since their last visit), stalest
+ * first, with their remembered failure times oldest first; clears the changed flags. The
+ * daemon persists failure counts with it, so a restart does not reset them.
+ */
+typedef void (*tracker_visit_fn)(void *ud, int jail, const struct ipaddr *ip, const uint32_t *times, unsigned n);
+size_t tracker_visit(struct tracker *t, bool dirty_only, tracker_visit_fn fn, void *ud);
 
 #endif
