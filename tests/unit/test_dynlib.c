@@ -8,6 +8,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ASan's allocator keeps freed memory in quarantine: RSS figures mean nothing there */
+#if defined(__SANITIZE_ADDRESS__)
+#define MW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MW_ASAN 1
+#endif
+#endif
+
 static bool mapped(const char *soname)
 {
     FILE *f = fopen("/proc/self/maps", "r");
@@ -107,8 +116,13 @@ static int nft_idle_body(void)
     long still = rss_anon_kb();
     actq_poll(&q, now + 3600);               /* idle: released */
     long idle = rss_anon_kb();
+#ifndef MW_ASAN
     if (still < busy - 100) bad |= 8;
     if (idle > busy - 300) bad |= 16;        /* the cache is ~1 MB here */
+#else
+    (void)still;
+    (void)idle;
+#endif
     memcpy(op.target.addr.b, "\xc0\x00\x02\x02", 4);
     if (a->ops->apply(a->st, &op, 1, err, sizeof err) != 1) bad |= 32;
     if (!nft_has("j_x_4", "192.0.2.2")) bad |= 64;
