@@ -9,7 +9,7 @@ PREFIX  ?= /usr/local
 SYSCONFDIR ?= /etc
 BUILD   ?= build
 CC      ?= cc
-PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd libmariadb libnftables
+PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd libmariadb libnftables libmicrohttpd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
