@@ -40,9 +40,10 @@ int mhttp_parse(const char *spec, bool any, struct sockaddr_storage *ss, socklen
     }
     char host[64];
     size_t hl = (size_t)(colon - spec);
-    if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') { spec++; hl -= 2; }
-    if (hl == 0 || hl >= sizeof host) {
-        snprintf(err, errlen, "metrics_listen %s: give an address literal", spec);
+    bool bracket = hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']';
+    if (bracket) { spec++; hl -= 2; }
+    if (hl == 0 || hl >= sizeof host || (!bracket && memchr(spec, ':', hl))) {
+        snprintf(err, errlen, "metrics_listen %s: give an address literal (IPv6 in brackets: [::1]:9746)", spec);
         return -1;
     }
     memcpy(host, spec, hl);
