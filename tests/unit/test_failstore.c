@@ -43,7 +43,7 @@ static struct guard_conf *conf;
 static struct core *mkcore(void)
 {
     char err[512];
-    struct core_cb cb = { NULL, on_ban, NULL, NULL };
+    struct core_cb cb = { .on_ban = on_ban };
     struct core *c = core_new(conf, &cb, err, sizeof err);
     if (!c) fprintf(stderr, "core: %s\n", err);
     return c;
