@@ -149,8 +149,13 @@ int main(void)
     RUN(t_nft_on_demand);          /* first: nothing loaded yet */
     RUN(t_missing_library);
     RUN(t_missing_symbol);
+    const char *pre = getenv("LD_PRELOAD");
     if (geteuid() != 0 || access("/usr/sbin/nft", X_OK) != 0) {
         SKIP(t_nft_idle_release, "needs root and nft for a network namespace");
+    } else if (pre && strstr(pre, "vgpreload")) {
+        /* libnftables sends netlink messages with uninitialised padding: memcheck reports
+         * it in the library, and RSS means nothing under valgrind's allocator */
+        SKIP(t_nft_idle_release, "not under valgrind (libnftables' own uninitialised padding)");
     } else {
         pid_t pid = fork();
         if (pid == 0) _exit(unshare(CLONE_NEWNET) < 0 ? 77 : 0);

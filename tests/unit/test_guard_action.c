@@ -181,8 +181,16 @@ static void t_cmd_runs(void)
     action_free(a);
     struct cmd_templates t2 = { .ban = "/nonexistent/prog <ip>", .timeout = 5 };
     a = action_cmd_new(&t2, err, sizeof err);
-    CHECK_INT(a->ops->apply(a->st, ops, 1, err, sizeof err), 0);
-    CHECK(strstr(err, "/nonexistent/prog") != NULL);
+    actq_init(&q, a);
+    /* glibc's posix_spawn reports a failed exec at once; where clone(CLONE_VFORK) is
+     * emulated (valgrind) the child exits 127 and poll() reports it */
+    if (a->ops->apply(a->st, ops, 1, err, sizeof err) == 0) {
+        CHECK(strstr(err, "/nonexistent/prog") != NULL);
+    } else {
+        CHECK_INT(settle(&q), 0);
+        CHECK(strstr(q.last_error, "/nonexistent/prog exited with status 127") != NULL);
+    }
+    actq_free(&q);
     action_free(a);
     /* a hanging command is killed at its timeout, reported by poll(); apply() did not wait */
     struct cmd_templates t3 = { .ban = "/bin/sleep 10", .timeout = 1 };
