@@ -164,7 +164,11 @@ int actq_run(struct actq *q, int64_t now)
 void actq_fail(struct actq *q, const struct fw_op *op, const char *err, int64_t now)
 {
     if (q->applied) q->applied--;
+    /* at the front: it is older than anything still queued (a later unban of the same
+     * target must not run before it) */
     actq_push(q, op);
+    memmove(q->ops + 1, q->ops, (q->n - 1) * sizeof *q->ops);
+    q->ops[0] = *op;
     backoff(q, err, now);
 }
 

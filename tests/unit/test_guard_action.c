@@ -224,6 +224,30 @@ static void t_cmd_runs(void)
     action_free(a);
 }
 
+/* A failure reported after the fact (asynchronous backends) goes back in front of what is
+ * still queued, counted and backed off like a failed apply(). */
+static void t_actq_fail_front(void)
+{
+    struct action *a = action_null_new();
+    struct actq q;
+    actq_init(&q, a);
+    struct fw_op unban = OP(FW_UNBAN, 0, "192.0.2.9", 0), other = OP(FW_BAN, 0, "192.0.2.10", 60);
+    struct fw_op ban = OP(FW_BAN, 0, "192.0.2.9", 60);
+    actq_push(&q, &unban);
+    actq_push(&q, &other);
+    actq_fail(&q, &ban, "ban command failed", 1000);
+    CHECK_INT(q.n, 3);
+    CHECK(q.n == 3 && q.ops[0].kind == FW_BAN && q.ops[1].kind == FW_UNBAN && q.ops[2].kind == FW_BAN);
+    CHECK_INT(q.errors, 1);
+    CHECK_INT(q.next_try, 1001);
+    CHECK_STR(q.last_error, "ban command failed");
+    CHECK_INT(actq_run(&q, 1000), -1);          /* backing off */
+    CHECK_INT(actq_run(&q, 1001), 0);
+    CHECK(strstr(action_null_log(a), "ban") != NULL);
+    actq_free(&q);
+    action_free(a);
+}
+
 int main(void)
 {
     RUN(t_argv_split);
@@ -231,5 +255,6 @@ int main(void)
     RUN(t_actq_backoff);
     RUN(t_nft_script);
     RUN(t_cmd_runs);
+    RUN(t_actq_fail_front);
     return check_done();
 }
