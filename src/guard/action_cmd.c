@@ -99,9 +99,13 @@ static int cmd_setup(void *st, const struct fw_jail *jails, size_t n, char *err,
  * (on every loop turn, the daemon wakes on SIGCHLD) reaps them and hands failures back to
  * the queue. So a slow or hanging command never delays reading the logs or the next ban,
  * and bans found together are spawned together. At most CMD_PARALLEL children run at once;
- * apply() waits for a slot when all are busy (back-pressure under a flood). Two commands
- * for one target never run at the same time (a ban and its unban keep their order).
+ * apply() waits for a slot when all are busy (back-pressure under a flood), at most
+ * CMD_TURN_MS per call: then it yields (returns short without an error) so the loop still
+ * answers the control socket and reads the logs. Two commands for one target never run at
+ * the same time (a ban and its unban keep their order).
  */
+#define CMD_TURN_MS 100
+
 static bool same_target(const struct fw_op *a, const struct fw_op *b)
 {
     return a->target.prefix == b->target.prefix && a->target.addr.family == b->target.addr.family &&
@@ -186,6 +190,7 @@ static void drain(struct cmd_state *s)
 static size_t cmd_apply(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen)
 {
     struct cmd_state *s = st;
+    int64_t t0 = mono_ms();
     err[0] = 0;
     reap(s, 0);
     for (size_t i = 0; i < n; i++) {
@@ -197,7 +202,9 @@ static size_t cmd_apply(void *st, const struct fw_op *ops, size_t n, char *err, 
             for (size_t k = 0; !busy && k < s->njobs; k++)
                 if (same_target(&s->jobs[k].op, op)) busy = true;
             if (!busy) break;
-            reap(s, 1000);
+            int64_t left = t0 + CMD_TURN_MS - mono_ms();
+            if (left <= 0) return i;            /* yield: the rest on the next loop turn */
+            reap(s, (int)left);
         }
         const char *jail = op->jail >= 0 && (size_t)op->jail < s->nj ? s->jails[op->jail] : "block";
         char **av = argv_subst(tmpl, op, jail);

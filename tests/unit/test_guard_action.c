@@ -216,7 +216,17 @@ static void t_cmd_runs(void)
         snprintf(ip, sizeof ip, "198.51.%d.%d", i / 200, i % 200 + 1);
         many[i] = OP(FW_BAN, 0, ip, 60);
     }
-    CHECK_INT(a->ops->apply(a->st, many, 400, err, sizeof err), 400);
+    /* apply() yields (short count, no error) after its time budget: call it again */
+    size_t done = 0;
+    int64_t until = action_mono_ms() + 60000;
+    while (done < 400 && action_mono_ms() < until) {
+        int64_t t1 = action_mono_ms();
+        size_t k = a->ops->apply(a->st, many + done, 400 - done, err, sizeof err);
+        CHECK(action_mono_ms() - t1 < 1000);        /* the budget is 100 ms */
+        CHECK_STR(err, "");
+        done += k;
+    }
+    CHECK_INT(done, 400);
     CHECK_INT(settle(&q), 0);
     CHECK_INT(q.n, 0);
     CHECK_INT(q.errors, 0);
