@@ -137,6 +137,19 @@ static size_t settle(struct actq *q)
     return left;
 }
 
+/* apply() until every op is accepted: it yields (short count, no error) after its time
+ * budget when it has to wait for a child; stops at an error. */
+static size_t apply_all(struct action *a, const struct fw_op *ops, size_t n, char *err, size_t errlen)
+{
+    size_t done = 0;
+    int64_t until = action_mono_ms() + 60000;
+    while (done < n && action_mono_ms() < until) {
+        done += a->ops->apply(a->st, ops + done, n - done, err, errlen);
+        if (err[0]) break;
+    }
+    return done;
+}
+
 static void t_cmd_runs(void)
 {
     char path[] = "/tmp/mw-test-cmd.XXXXXX";
@@ -159,7 +172,7 @@ static void t_cmd_runs(void)
     struct fw_op ops[3] = { OP(FW_BAN, 0, "192.0.2.1", 600), OP(FW_BAN, 0, "2001:db8::7", 60),
                             OP(FW_UNBAN, 0, "192.0.2.1", 0) };
     /* apply() starts the commands; the failure of the unban comes back through poll() */
-    CHECK_INT(a->ops->apply(a->st, ops, 3, err, sizeof err), 3);
+    CHECK_INT(apply_all(a, ops, 3, err, sizeof err), 3);
     CHECK_STR(err, "");
     CHECK_INT(settle(&q), 0);
     CHECK_INT(q.n, 1);
@@ -222,7 +235,7 @@ static void t_cmd_runs(void)
     while (done < 400 && action_mono_ms() < until) {
         int64_t t1 = action_mono_ms();
         size_t k = a->ops->apply(a->st, many + done, 400 - done, err, sizeof err);
-        CHECK(action_mono_ms() - t1 < 1000);        /* the budget is 100 ms */
+        CHECK(action_mono_ms() - t1 < 5000);        /* the budget is 100 ms (+ spawning) */
         CHECK_STR(err, "");
         done += k;
     }
