@@ -65,6 +65,8 @@ struct guard_conf {
     size_t maxentries, maxbans;
     bool unban_on_stop;
     int rotate_grace;
+    int privsep;               /* 1 yes, 0 no, -1 auto (yes when root and the logs allow it) */
+    char *user;                /* unprivileged user under privsep */
     struct ipset_conf ipset;   /* ipset/iptables action (strings owned) */
     struct fwcmd_conf fwcmd;   /* firewalld action (strings owned) */
     struct jail_conf *jails;   /* enabled jails, in section order */
