@@ -17,6 +17,7 @@ if ! ip netns add "$NS" 2>"$TMP/netns.err"; then skip all "ip netns add: $(cat "
 DPID=
 cleanup() {
     [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+    [ -n "${NPID:-}" ] && kill "$NPID" 2>/dev/null
     ip netns del "$NS" 2>/dev/null
     [ -n "${KEEP_LOG:-}" ] && cat "$TMP"/daemon*.log > "$KEEP_LOG"    # debugging aid
     rm -rf "$TMP"
@@ -76,10 +77,25 @@ EOF
 }
 mkconf yes "$LOG"
 
+# sd_notify: a datagram socket standing in for systemd's; every message goes to a file
+NPID=
+cat > "$TMP/notify.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)      # the unprivileged process sends READY=1 after its drop
+with open(sys.argv[2], "a") as f:
+    while True:
+        f.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+        f.flush()
+PY
+python3 "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.log" 2>"$TMP/notify.err" &
+NPID=$!
+wait_until 15000 test -S "$TMP/notify.sock" || fail notify-socket "receiver did not start: $(cat "$TMP/notify.err")"
 start_daemon() {
-    ip netns exec "$NS" "$MW" guard -c "$CONF" --foreground 2>>"$TMP/daemon.log" &
+    NOTIFY_SOCKET=$TMP/notify.sock ip netns exec "$NS" "$MW" guard -c "$CONF" --foreground 2>>"$TMP/daemon.log" &
     DPID=$!
-    wait_until 5000 cli ping >/dev/null 2>&1
+    wait_until 15000 cli ping >/dev/null 2>&1
 }
 
 start_daemon || { fail start "daemon did not answer: $(tail -5 "$TMP/daemon.log")"; finish; }
@@ -111,36 +127,42 @@ if [ -n "$HPID" ]; then
     check_eq helper-capbnd 0000000000003000 "$(status_field "$HPID" CapBnd)"
 fi
 check_grep log-says-privsep 'privsep: parsing as uid' "$TMP/daemon.log"
+if wait_until 15000 grep -q '^READY=1 STATUS=1 jail(s), 0 ban(s), 0 block(s), privilege separation' "$TMP/notify.log"
+then pass notify-ready; else fail notify-ready "$(cat "$TMP/notify.log")"; fi
 
 # --- failures become bans in nftables, through the helper ---
 for i in 1 2 3; do sasl 192.0.2.10 $i; done
-if wait_until 5000 inset j_postfix_4 192.0.2.10; then pass ban-appears; else fail ban-appears "192.0.2.10 not in j_postfix_4: $(tail -3 "$TMP/daemon.log")"; fi
+if wait_until 15000 inset j_postfix_4 192.0.2.10; then pass ban-appears; else fail ban-appears "192.0.2.10 not in j_postfix_4: $(tail -3 "$TMP/daemon.log")"; fi
 cli status postfix > "$TMP/st.out"
 check_grep status-banned $'Banned IP list:\t192\\.0\\.2\\.10$' "$TMP/st.out"
 for i in 1 2 3; do sasl 2001:db8::66 $i; done
-if wait_until 5000 inset j_postfix_6 2001:db8::66; then pass ban-appears-v6; else fail ban-appears-v6 "not in j_postfix_6"; fi
+if wait_until 15000 inset j_postfix_6 2001:db8::66; then pass ban-appears-v6; else fail ban-appears-v6 "not in j_postfix_6"; fi
 cli unban 192.0.2.10 > /dev/null
-if wait_until 5000 notinset j_postfix_4 192.0.2.10; then pass unban-removes; else fail unban-removes "still in the set"; fi
+if wait_until 15000 notinset j_postfix_4 192.0.2.10; then pass unban-removes; else fail unban-removes "still in the set"; fi
 cli block 198.51.100.0/24 > /dev/null
-if wait_until 5000 inset block4 198.51.100.0/24; then pass block; else fail block "not in block4"; fi
+if wait_until 15000 inset block4 198.51.100.0/24; then pass block; else fail block "not in block4"; fi
 cli unblock 198.51.100.0/24 > /dev/null
-if wait_until 5000 notinset block4 198.51.100.0/24; then pass unblock; else fail unblock "still in block4"; fi
+if wait_until 15000 notinset block4 198.51.100.0/24; then pass unblock; else fail unblock "still in block4"; fi
 
 # --- rotation (rename + create): the unprivileged process opens the new file ---
 mv "$LOG" "$LOG.1"
 : > "$LOG"
 if [ "$ADM" = yes ]; then chgrp adm "$LOG"; chmod 640 "$LOG"; fi
 for i in 1 2 3; do sasl 192.0.2.12 $i; done
-if wait_until 8000 inset j_postfix_4 192.0.2.12; then pass ban-after-rotation; else fail ban-after-rotation "not in j_postfix_4"; fi
+if wait_until 15000 inset j_postfix_4 192.0.2.12; then pass ban-after-rotation; else fail ban-after-rotation "not in j_postfix_4"; fi
 
 # --- reload (SIGHUP): the helper re-reads the configuration, the split stays ---
 sed -i 's/^maxretry = 3/maxretry = 2/' "$CONF/jail.conf"
 kill -HUP "$DPID"
-if wait_until 5000 grep -q 'reloaded:' "$TMP/daemon.log"; then pass reload; else fail reload "no reload message"; fi
+if wait_until 15000 grep -q 'reloaded:' "$TMP/daemon.log"; then pass reload; else fail reload "no reload message"; fi
+if wait_until 15000 grep -q '^RELOADING=1 STATUS=reloading MONOTONIC_USEC=[0-9]' "$TMP/notify.log"; then pass notify-reloading
+else fail notify-reloading "$(cat "$TMP/notify.log")"; fi
+if wait_until 15000 bash -c "grep -A1 '^RELOADING=1' '$TMP/notify.log' | grep -q '^READY=1'"; then pass notify-ready-after-reload
+else fail notify-ready-after-reload "$(cat "$TMP/notify.log")"; fi
 check_eq reload-same-helper "$HPID" "$(helper_of "$DPID")"
 check_eq reload-still-unprivileged 0000000000000000 "$(status_field "$DPID" CapEff)"
 for i in 1 2; do sasl 192.0.2.11 $i; done
-if wait_until 5000 inset j_postfix_4 192.0.2.11; then pass ban-after-reload; else fail ban-after-reload "not in j_postfix_4"; fi
+if wait_until 15000 inset j_postfix_4 192.0.2.11; then pass ban-after-reload; else fail ban-after-reload "not in j_postfix_4"; fi
 
 # --- the DB is still written by the unprivileged process ---
 cli banned > "$TMP/banned.out"
@@ -149,13 +171,14 @@ check_grep banned-list '192\.0\.2\.11' "$TMP/banned.out"
 # --- stop: the helper ends with the daemon, the socket is removed ---
 kill "$DPID"; wait "$DPID" 2>/dev/null; RC=$?; DPID=
 check_eq stop-exit 0 "$RC"
-if [ -n "$HPID" ] && wait_until 5000 gone "$HPID"; then pass helper-ends; else fail helper-ends "helper $HPID still runs"; fi
+if wait_until 15000 grep -q '^STOPPING=1' "$TMP/notify.log"; then pass notify-stopping; else fail notify-stopping "$(cat "$TMP/notify.log")"; fi
+if [ -n "$HPID" ] && wait_until 15000 gone "$HPID"; then pass helper-ends; else fail helper-ends "helper $HPID still runs"; fi
 if [ ! -e "$TMP/mw.sock" ]; then pass socket-removed; else fail socket-removed "$TMP/mw.sock is left"; fi
 # the bans stay in the kernel (unban_on_stop = false) and a restart re-applies them
 if inset j_postfix_4 192.0.2.11; then pass bans-stay; else fail bans-stay "ban gone at stop"; fi
 nsx nft flush ruleset
 start_daemon || fail restart "daemon did not answer"
-if wait_until 5000 inset j_postfix_4 192.0.2.11; then pass restart-reapplies; else fail restart-reapplies "not re-applied"; fi
+if wait_until 15000 inset j_postfix_4 192.0.2.11; then pass restart-reapplies; else fail restart-reapplies "not re-applied"; fi
 kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 
 # --- a log the user cannot read: yes refuses, auto runs without the split ---
