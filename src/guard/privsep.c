@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -755,15 +756,21 @@ void privsep_free(struct privsep *ps)
             struct timespec ts = { 0, 10 * 1000 * 1000 };
             nanosleep(&ts, NULL);
         }
-        if (ps->pid > 0) {
-            kill(ps->pid, SIGKILL);
-            waitpid(ps->pid, NULL, 0);
-        }
+        /* the unprivileged parent may not signal a root helper: then it is left to the
+         * service manager (KillMode=mixed) rather than waited for forever */
+        if (ps->pid > 0 && kill(ps->pid, SIGKILL) == 0) waitpid(ps->pid, NULL, 0);
     }
     free(ps);
 }
 
-bool privsep_dead(const struct privsep *ps) { return ps && ps->dead; }
+bool privsep_dead(struct privsep *ps)
+{
+    if (!ps || ps->dead) return ps != NULL;
+    /* the helper never speaks unasked: anything readable here is its end of file */
+    struct pollfd p = { ps->fd, POLLIN, 0 };
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) ps->dead = true;
+    return ps->dead;
+}
 pid_t privsep_pid(const struct privsep *ps) { return ps ? ps->pid : -1; }
 
 /* Send records (header first) and read the reply. */

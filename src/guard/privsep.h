@@ -89,7 +89,8 @@ struct privsep *privsep_start(struct guard_conf *conf, bool null_actions, const 
 /* A link over an existing socket (tests: the peer runs privsep_serve in a thread). */
 struct privsep *privsep_attach(int fd);
 void privsep_free(struct privsep *ps);
-bool privsep_dead(const struct privsep *ps);
+/* true once the helper is gone (its end closed, or a request failed) */
+bool privsep_dead(struct privsep *ps);
 pid_t privsep_pid(const struct privsep *ps);
 /* The helper re-reads the configuration and drops its action instances. */
 int privsep_reload(struct privsep *ps, char *err, size_t errlen);

@@ -181,6 +181,22 @@ start_daemon || fail restart "daemon did not answer"
 if wait_until 15000 inset j_postfix_4 192.0.2.11; then pass restart-reapplies; else fail restart-reapplies "not re-applied"; fi
 kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 
+# --- the helper dies: the daemon does not run on without a firewall, it stops (exit 1) ---
+start_daemon || fail helper-death-start "daemon did not answer"
+HPID=$(helper_of "$DPID")
+if [ -n "$HPID" ]; then
+    kill -9 "$HPID"
+    if wait_until 15000 gone "$DPID"; then
+        wait "$DPID" 2>/dev/null; RC=$?; DPID=
+        check_eq helper-death-exit 1 "$RC"
+        check_grep helper-death-logged 'firewall helper is gone' "$TMP/daemon.log"
+    else
+        fail helper-death-stops "daemon still runs without its helper"
+    fi
+else
+    fail helper-death-start "no helper"
+fi
+
 # --- a log the user cannot read: yes refuses, auto runs without the split ---
 mkdir -m 700 "$TMP/private"
 : > "$TMP/private/mail.log"

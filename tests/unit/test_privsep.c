@@ -270,6 +270,7 @@ static void t_serve_proxy(void)
     buf_reset(&s.log);
     CHECK_INT(a->ops->flush(a->st, err, sizeof err), 0);
     CHECK_STR(buf_cstr(&s.log), "flush\n");
+    CHECK(!privsep_dead(ps));                       /* an idle, healthy helper */
     /* a jail unknown to the helper's configuration: an error reply, the session goes on */
     struct fw_jail bad[] = { { "nosuchjail", NULL, NULL } };
     CHECK_INT(a->ops->setup(a->st, bad, 1, err, sizeof err), -1);
@@ -390,7 +391,8 @@ static void t_serve_hostile(void)
     pthread_join(th, NULL);
     CHECK_INT(s.rc, -1);
     struct privsep *ps = privsep_attach(fd);
-    CHECK_INT(privsep_reload(ps, err, sizeof err), -1);     /* reads the violation reply */
+    CHECK(privsep_dead(ps));                        /* noticed without a request */
+    CHECK_INT(privsep_reload(ps, err, sizeof err), -1);
     struct action *a = privsep_action_new(ps, "null");
     struct fw_jail fj[] = { { "postfix", NULL, NULL } };
     CHECK_INT(a->ops->setup(a->st, fj, 1, err, sizeof err), -1);
