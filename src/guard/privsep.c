@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -717,6 +718,9 @@ struct privsep *privsep_start(struct guard_conf *conf, bool null_actions, const 
     if (pid == 0) {
         /* the helper: only its end of the socketpair and stdio stay open */
         char *sp = sockpath ? xstrdup(sockpath) : NULL;
+        /* forget syslog's socket first: after close_range its number could name another
+         * fd of ours (a netlink socket) that syslog() would then write to or close */
+        closelog();
         if (dup2(sv[1], 3) < 0) _exit(1);
         syscall(SYS_close_range, 4u, ~0u, 0u);
         signal(SIGTERM, SIG_IGN);     /* the session ends when the parent closes its end */
