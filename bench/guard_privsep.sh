@@ -101,3 +101,16 @@ for k in CPU LMED LP99; do
     case $k in CPU) n="CPU s per $LINES lines";; LMED) n="latency median (ms)";; LP99) n="latency p99 (ms)";; esac
     printf '%-28s %10s %10s %10s\n' "$n" "$a" "$b" "$(echo "$b - $a" | bc -l | xargs printf '%+.2f')"
 done
+
+# the request itself, precisely: round trips of single-ban apply() calls (null backend)
+PKGS="zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd libmariadb libnftables"
+LIB=${LIB:-$ROOT/build/libmw.a}
+mkdir -p "$W/rtt"
+printf '[postfix]\nenabled = true\nfilter = mailwarden-postfix\nlogpath = %s/mixed.log\n' "$W" > "$W/rtt/jail.conf"
+: > "$W/rtt/mailwarden.conf"
+if cc -O2 -std=c11 -D_GNU_SOURCE -Isrc $(pkg-config --cflags $PKGS) -o "$W/privsep_rtt" bench/privsep_rtt.c "$LIB" \
+      $(pkg-config --libs $PKGS) -lbz2 -lpthread -lm; then
+    echo
+    "$W/privsep_rtt" "$W/rtt" "${RTT_N:-20000}"
+fi
+echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
