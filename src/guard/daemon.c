@@ -1112,6 +1112,18 @@ static int daemonize(void)
     return 0;
 }
 
+/* undo what guard_run did before privilege separation failed to start */
+static void start_failed(struct guard *g)
+{
+    close(g->lsock);
+    unlink(g->sockpath);
+    core_free(g->core);
+    guard_conf_free(g->conf);
+    free(g->sockpath);
+    close(g->sfd);
+    close(g->ep);
+}
+
 int guard_run(const struct guard_opts *o)
 {
     struct guard G, *g = &G;
@@ -1158,6 +1170,7 @@ int guard_run(const struct guard_opts *o)
     /* least privilege: fork the firewall helper, open what needs root, then drop it */
     if (privsep_begin(g->conf, o->null_actions, g->sockpath, &g->ps, err, sizeof err) < 0) {
         msg_error("%s", err);
+        start_failed(g);
         return EXIT_FAIL;
     }
     const char *dbpath = o->db ? o->db : g->conf->dbfile;
@@ -1166,7 +1179,10 @@ int guard_run(const struct guard_opts *o)
     logins_live_start(g);
     if (g->ps && privsep_enter(g->ps, dbpath, err, sizeof err) < 0) {
         msg_error("privsep: %s", err);
+        logins_live_stop(g);
+        bandb_close(g->db);
         privsep_free(g->ps);
+        start_failed(g);
         return EXIT_FAIL;
     }
 
