@@ -169,7 +169,8 @@ static void on_ban(void *ud, struct gjail *j, const struct ban *b)
     msg_info("[%s] Ban %s (%u failures, bantime %lld%s)", j->c->name, t, b->failures, (long long)b->bantime,
              b->count ? ", repeat offender" : "");
     txn(g);
-    if (g->db && bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0)
+    if (g->db && (bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0 ||
+                  (b->nmembers && bandb_ban_members(g->db, j->c->name, &b->target, b->members, b->nmembers) < 0)))
         msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
     g->dirty_bans = true;
     ban_op(g, j, b, g->now);
@@ -201,6 +202,15 @@ static long on_history(void *ud, const struct gjail *j, const struct cidr *t, bo
     struct guard *g = ud;
     if (!g->db) return 0;
     long n = bandb_ban_count(g->db, overall ? NULL : j->c->name, t, 0);
+    if (n < 0) msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
+    return n;
+}
+
+static long on_recent(void *ud, const struct gjail *j, const struct cidr *t, int64_t since)
+{
+    struct guard *g = ud;
+    if (!g->db) return -1;
+    long n = bandb_ban_count_others(g->db, j->c->name, t, since);
     if (n < 0) msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
     return n;
 }
@@ -519,7 +529,7 @@ static void restore_ban(void *ud, const struct bandb_ban *b)
     struct guard *g = ud;
     struct gjail *j = core_jail_by_name(g->core, b->jail);
     if (!j) return;                 /* jail no longer configured: its kernel timeout ends it */
-    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count);
+    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
     struct ban *x = bans_find(core_bans(g->core), (uint16_t)j->id, &b->target);
     if (x) ban_op(g, j, x, g->now);
 }
@@ -549,7 +559,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
 {
     struct guard_conf *nc = guard_conf_load(g->o.confdir, g->o.f2bdir, err, errlen);
     if (!nc) return -1;
-    struct core_cb cb = { g, on_ban, on_unban, on_history };
+    struct core_cb cb = { g, on_ban, on_unban, on_history, on_recent };
     struct core *ncore = core_new(nc, &cb, err, errlen);
     if (!ncore) {
         guard_conf_free(nc);
@@ -568,7 +578,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
         struct gjail *oj = core_jail(g->core, b->jail);
         struct gjail *nj = oj ? core_jail_by_name(ncore, oj->c->name) : NULL;
         if (nj) {
-            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count);
+            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
         } else {
             gone = xgrow(gone, &capgone, ngone + 1, sizeof *gone);
             gonej = xgrow(gonej, &capgj, ngone + 1, sizeof *gonej);
@@ -653,6 +663,48 @@ static void status_summary(struct guard *g, FILE *out, bool json)
     free(v);
 }
 
+/* Prefix bans with the members that caused them: a line after fail2ban's layout (text), or
+ * "banned_prefixes" (JSON). */
+static void status_prefixes(struct ban **bl, size_t nb, FILE *out, struct jw *w)
+{
+    if (w) {
+        jw_key(w, "banned_prefixes");
+        jw_arr(w);
+    } else {
+        fputs("   `- Banned prefixes:\t", out);
+    }
+    size_t shown = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const struct ban *b = bl[k];
+        if (!b->nmembers) continue;
+        char t[IPADDR_STRLEN + 8];
+        cidr_format(&b->target, t, sizeof t);
+        if (w) {
+            jw_obj(w);
+            jw_key(w, "prefix");
+            jw_cstr(w, t);
+            jw_key(w, "members");
+            jw_arr(w);
+        } else {
+            fprintf(out, "%s%s (", shown ? " " : "", t);
+        }
+        for (size_t i = 0; i < b->nmembers; i++) {
+            fmt_target(&b->members[i], t, sizeof t);
+            if (w) jw_cstr(w, t);
+            else fprintf(out, "%s%s", i ? ", " : "", t);
+        }
+        if (w) {
+            jw_arr_end(w);
+            jw_obj_end(w);
+        } else {
+            fputc(')', out);
+        }
+        shown++;
+    }
+    if (w) jw_arr_end(w);
+    else fputc('\n', out);
+}
+
 static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
 {
     size_t nb;
@@ -685,6 +737,7 @@ static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
         jw_cstr(w, t);
     }
     jw_arr_end(w);
+    status_prefixes(bl, nb, NULL, w);
     jw_obj_end(w);
     jw_obj_end(w);
     free(bl);
@@ -710,6 +763,7 @@ static void status_jail(struct guard *g, struct gjail *j, FILE *out)
         fprintf(out, "%s%s", k ? " " : "", t);
     }
     fputc('\n', out);
+    if (j->c->pfx.on) status_prefixes(bl, nb, out, NULL);
     free(bl);
 }
 
@@ -856,6 +910,16 @@ static int cmd_banned(struct guard *g, int argc, char **argv, FILE *out)
             jw_key(&w, "end"); if (b->end == BAN_PERMANENT) jw_null(&w); else jw_int(&w, b->end);
             jw_key(&w, "failures"); jw_uint(&w, b->failures);
             jw_key(&w, "count"); jw_uint(&w, b->count);
+            if (b->nmembers) {
+                jw_key(&w, "members");
+                jw_arr(&w);
+                for (size_t i = 0; i < b->nmembers; i++) {
+                    char m[IPADDR_STRLEN + 8];
+                    fmt_target(&b->members[i], m, sizeof m);
+                    jw_cstr(&w, m);
+                }
+                jw_arr_end(&w);
+            }
             jw_obj_end(&w);
         } else {
             mwtime_human(b->start, s1, sizeof s1);
@@ -1099,7 +1163,7 @@ int guard_run(const struct guard_opts *o)
         return EXIT_USAGE;
     }
     for (size_t i = 0; i < g->conf->nwarnings; i++) msg_warn("%s", g->conf->warnings[i]);
-    struct core_cb cb = { g, on_ban, on_unban, on_history };
+    struct core_cb cb = { g, on_ban, on_unban, on_history, on_recent };
     g->core = core_new(g->conf, &cb, err, sizeof err);
     if (!g->core) {
         msg_error("configuration: %s", err);

@@ -3,6 +3,7 @@
 #include "guard/jailfilter.h"
 #include "guard/ini.h"
 #include "guard/tracker.h"
+#include "guard/prefix.h"
 #include "util/buf.h"
 #include "util/msg.h"
 #include "util/timeparse.h"
@@ -57,10 +58,18 @@ static const struct copt jail_opts[] = {
     { "actionflush", NULL, CT_STR, 0, 0, "command action: run once per jail instead of unbans at stop" },
     { "actionstart", NULL, CT_STR, 0, 0, "command action: run at start" },
     { "timeout", "30", CT_INT, 1, 3600, "command action: seconds before a command is killed" },
+    { "prefix.escalate", "false", CT_BOOL, 0, 0, "ban a whole network when prefix.count of its members were banned within prefix.window" },
+    { "prefix.ipv4", "24", CT_INT, 8, 31, "prefix length of an escalated IPv4 ban" },
+    { "prefix.ipv6", "48", CT_INT, 16, 127, "prefix length of an escalated IPv6 ban" },
+    { "prefix.count", "3", CT_INT, 2, PFX_MAXNEED, "distinct banned members of a network that ban the network" },
+    { "prefix.window", "1h", CT_DUR, 1, 366LL * 86400, "window in which the member bans must fall" },
+    { "prefix.bantime", NULL, CT_DUR_NEG, 1, 100LL * 366 * 86400, "ban time of a network (empty: the jail's bantime rule; -1 permanent)" },
+    { "ipv6_prefix", "0", CT_INT, 0, 128, "count IPv6 failures per network of this length and ban it (0: per address)" },
 };
 enum { J_ENABLED, J_FILTER, J_LOGPATH, J_BACKEND, J_JMATCH, J_MAXRETRY, J_FINDTIME, J_BANTIME,
        J_INC, J_FACTOR, J_MULT, J_MAXTIME, J_RNDTIME, J_OVERALL, J_IGNOREIP, J_IGNORESELF, J_PORT,
-       J_PROTOCOL, J_BANACTION, J_ACTION, J_ABAN, J_AUNBAN, J_AFLUSH, J_ASTART, J_TIMEOUT, J_MAX };
+       J_PROTOCOL, J_BANACTION, J_ACTION, J_ABAN, J_AUNBAN, J_AFLUSH, J_ASTART, J_TIMEOUT, J_PFX_ON, J_PFX4, J_PFX6, J_PFX_COUNT, J_PFX_WINDOW,
+       J_PFX_BANTIME, J_V6PREFIX, J_MAX };
 
 /* mailwarden.conf [Definition] */
 static const struct copt daemon_opts[] = {
@@ -517,6 +526,12 @@ static int load_jail(struct guard_conf *gc, const struct ini *d, const char *sec
         const char *mode = ini_vars_get(&args, "mode");
         if (mode && *mode) j.filter_mode = xstrdup(mode);
         ini_vars_free(&args);
+        /* fail2ban's recidive reads fail2ban.log; here the bans are the daemon's own */
+        if (gc->f2bdir && !strcmp(j.filter, "recidive")) {
+            free(j.filter);
+            j.filter = xstrdup(JAIL_RECIDIVE_FILTER);
+        }
+        j.recidive = !strcmp(j.filter, JAIL_RECIDIVE_FILTER);
         if (jfilter_is_builtin(j.filter)) {
             struct jfilter *f = jfilter_new_builtin(j.filter, j.filter_mode, e2, sizeof e2);
             if (!f) {
@@ -541,12 +556,23 @@ static int load_jail(struct guard_conf *gc, const struct ini *d, const char *sec
         jail_conf_free(&j);
         goto out;
     }
-    if (!v[J_LOGPATH].s || !*v[J_LOGPATH].s) {
+    if (!j.recidive && (!v[J_LOGPATH].s || !*v[J_LOGPATH].s)) {
         snprintf(err, errlen, "[%s] logpath: no log file given", sec);
         jail_conf_free(&j);
         goto out;
     }
-    parse_logpath(gc, &j, v[J_LOGPATH].s);
+    if (!j.recidive) parse_logpath(gc, &j, v[J_LOGPATH].s);
+    j.pfx.on = v[J_PFX_ON].b;
+    j.pfx.len4 = (uint8_t)v[J_PFX4].i;
+    j.pfx.len6 = (uint8_t)v[J_PFX6].i;
+    j.pfx.count = (unsigned)v[J_PFX_COUNT].i;
+    j.pfx.window = v[J_PFX_WINDOW].i;
+    j.pfx.bantime_set = v[J_PFX_BANTIME].s && *v[J_PFX_BANTIME].s;
+    j.pfx.bantime = j.pfx.bantime_set ? v[J_PFX_BANTIME].i : 0;
+    j.ipv6_prefix = (uint8_t)(v[J_V6PREFIX].i >= 128 ? 0 : v[J_V6PREFIX].i);
+    if (j.pfx.on && j.ipv6_prefix && j.ipv6_prefix <= j.pfx.len6)
+        warn(gc, "[%s] ipv6_prefix = %u is not longer than prefix.ipv6 = %u: IPv6 bans never escalate", sec,
+             j.ipv6_prefix, j.pfx.len6);
     j.ignore = cidrset_new();
     j.ignoreip = xstrdup(v[J_IGNOREIP].s ? v[J_IGNOREIP].s : "");
     j.ignoreself = v[J_IGNORESELF].b;
