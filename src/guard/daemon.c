@@ -224,7 +224,11 @@ static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char 
     if (kind == ACT_NULL) a = action_null_new();
     else if (kind == ACT_COMMAND) a = action_cmd_new(&ja->cmd, err, sizeof err);
     else if (kind == ACT_IPSET) a = action_ipset_new(&g->conf->ipset, err, sizeof err);
-    else if (kind == ACT_FIREWALLD) a = action_firewalld_new(&g->conf->fwcmd, err, sizeof err);
+    else if (kind == ACT_FIREWALLD) {
+        struct fwcmd_conf fc = g->conf->fwcmd;
+        if (ja && ja->mode) fc.mode = ja->mode;     /* firewalld[mode=ipset] */
+        a = action_firewalld_new(&fc, err, sizeof err);
+    }
     else a = action_nft_new(g->conf->nft_table, err, sizeof err);
     if (!a) {
         msg_error("action %s: %s", key, err);
@@ -255,6 +259,7 @@ static void build_actions(struct guard *g)
             enum act_kind kind = g->o.null_actions ? ACT_NULL : ja->kind;
             char key[128];
             if (kind == ACT_COMMAND) snprintf(key, sizeof key, "command:%s:%zu", jc->name, k);
+            else if (kind == ACT_FIREWALLD && ja->mode) snprintf(key, sizeof key, "firewalld:%s", ja->mode);
             else snprintf(key, sizeof key, "%s", kind == ACT_NULL ? "null" : kind == ACT_IPSET ? "ipset" :
                           kind == ACT_FIREWALLD ? "firewalld" : "nftables");
             struct actinst *ai = inst_get(g, kind, key, ja);

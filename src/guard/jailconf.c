@@ -88,7 +88,7 @@ static const struct copt daemon_opts[] = {
     { "blocktype", "DROP", CT_STR, 0, 0, "ipset and firewalld actions: DROP or REJECT" },
     { "firewallcmd", "/usr/bin/firewall-cmd", CT_STR, 0, 0, "firewalld action: the firewall-cmd program" },
     { "firewalld_zone", NULL, CT_STR, 0, 0, "firewalld action: zone of the rich rules (empty: the default zone)" },
-    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule (ipset: not implemented yet)" },
+    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule (rules with --timeout) or ipset (firewalld ipsets mw-JAIL-4/-6)" },
 };
 enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_IPSET, D_IPT, D_IP6T,
        D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MAX };
@@ -372,6 +372,21 @@ static int parse_actions(struct guard_conf *gc, struct jail_conf *j, const char 
                         ini_vars_free(&args);
                         return -1;
                     }
+                    if (a.kind == ACT_FIREWALLD) {
+                        /* firewalld[mode=ipset], fail2ban's firewallcmd-ipset: firewalld's ipsets */
+                        const char *m = ini_vars_get(&args, "mode");
+                        if (m && *m) a.mode = xstrdup(m);
+                        else if (!strncmp(name, "firewallcmd-ipset", 17)) a.mode = xstrdup("ipset");
+                        const char *eff = a.mode ? a.mode : gc->fwcmd.mode ? gc->fwcmd.mode : "richrule";
+                        int bad = strcmp(eff, "ipset") && strcmp(eff, "richrule") && strcmp(eff, "rich-rules");
+                        if (bad) snprintf(e2, sizeof e2, "mode '%.40s': richrule or ipset", eff);
+                        if (bad || (!strcmp(eff, "ipset") && ipset_jail_check(j->name, e2, sizeof e2) < 0)) {
+                            snprintf(err, errlen, "[%s] action %s: %s", j->name, name, e2);
+                            free(a.spec); free(a.mode); free(name); free(copy);
+                            ini_vars_free(&args);
+                            return -1;
+                        }
+                    }
                     /* port/protocol arguments of the fail2ban action apply to the ban */
                     const char *port = ini_vars_get(&args, "port");
                     const char *proto = ini_vars_get(&args, "protocol");
@@ -468,6 +483,7 @@ static void jail_conf_free(struct jail_conf *j)
         free((char *)j->actions[i].cmd.flush);
         free((char *)j->actions[i].cmd.start);
         free(j->actions[i].spec);
+        free(j->actions[i].mode);
     }
     free(j->actions);
 }

@@ -36,6 +36,7 @@ struct jail_action {
     enum act_kind kind;
     struct cmd_templates cmd;  /* ACT_COMMAND (strings owned) */
     char *spec;                /* as written, for messages */
+    char *mode;                /* ACT_FIREWALLD: richrule or ipset (NULL: firewalld_mode) */
 };
 
 #define JAIL_RECIDIVE_FILTER "mailwarden-recidive"
