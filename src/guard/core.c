@@ -270,10 +270,7 @@ bool core_failure(struct core *c, struct gjail *j, const struct ipaddr *ip, int6
     if (t < now - j->c->findtime) return false;
     struct cidr target = core_fail_target(j, ip);
     if (bans_find(&c->bans, (uint16_t)j->id, &target)) return false;   /* already banned */
-    if (j->c->pfx.on && pfx_member(j, &target)) {
-        struct cidr P = pfx_of(&target, pfx_len(j, &target));
-        if (bans_find(&c->bans, (uint16_t)j->id, &P)) return false;     /* its network is */
-    }
+    if (covering(c, j, &target)) return false;                          /* its network is */
     j->total_failed += n ? n : 1;
     unsigned cnt = tracker_fail(c->trk, j->id, &target.addr, t, n);
     if (cnt < j->c->maxretry) return false;
