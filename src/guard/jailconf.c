@@ -792,6 +792,15 @@ void guard_conf_print(const struct guard_conf *c, FILE *f)
             fprintf(f, "%s%s", k ? ", " : " ", a->spec);
             if (strncmp(a->spec, n, strlen(n)) && a->kind != ACT_NULL) fprintf(f, " (%s)", n);
         }
+        if (j->pfx.on) {
+            fprintf(f, ", prefix bans /%u and /%u after %u in ", j->pfx.len4, j->pfx.len6, j->pfx.count);
+            dur(f, j->pfx.window);
+        }
+        if (j->ipv6_prefix) fprintf(f, ", IPv6 counted per /%u", j->ipv6_prefix);
+        if (j->recidive) {
+            fputs(", counts the bans of the other jails\n", f);
+            continue;
+        }
         fputs(", logpath", f);
         for (size_t k = 0; k < j->nlogpath; k++) fprintf(f, " %s", j->logpath[k]);
         fputc('\n', f);
