@@ -419,13 +419,17 @@ void core_explain(struct core *c, struct str line, int64_t now, FILE *out)
         for (size_t h = 0; h < nh; h++) {
             char ip[IPADDR_STRLEN];
             ipaddr_format(&hits[h].ip, ip, sizeof ip);
-            if (core_ignored(j, &hits[h].ip))
+            if (core_ignored(j, &hits[h].ip)) {
                 fprintf(out, "%s%s matched (%s) but is ignored (ignoreip/ignoreself)", h ? "; " : "", ip,
                         hits[h].rule ? hits[h].rule : "failregex");
-            else
-                fprintf(out, "%scounts %u failure%s of %s (%s; bans after %u within %llds)", h ? "; " : "",
-                        hits[h].n, hits[h].n == 1 ? "" : "s", ip, hits[h].rule ? hits[h].rule : "failregex",
-                        j->c->maxretry, (long long)j->c->findtime);
+            } else {
+                struct cidr t = core_fail_target(j, &hits[h].ip);
+                char net[IPADDR_STRLEN + 8] = "";
+                if (t.prefix < 128 && t.addr.family == 6) cidr_format(&t, net, sizeof net);
+                fprintf(out, "%scounts %u failure%s of %s%s%s (%s; bans after %u within %llds)", h ? "; " : "",
+                        hits[h].n, hits[h].n == 1 ? "" : "s", ip, *net ? " for its network " : "", net,
+                        hits[h].rule ? hits[h].rule : "failregex", j->c->maxretry, (long long)j->c->findtime);
+            }
         }
         fputc('\n', out);
     }

@@ -96,6 +96,8 @@ check_eq ipv6-per-address "" "$(cat "$TMP/v6off.out")"
 printf '[sshd]\nipv6_prefix = 64\n' > "$CONF/jail.local"
 "$MW" simulate -c "$CONF" --now 2026-11-22T12:00:00 --jail sshd "$TMP/v6.log" > "$TMP/v6on.out" 2>&1
 check_eq ipv6-per-64 "2026-11-22T10:00:01+00:00 sshd 2001:db8:1:2::/64 3600 2" "$(cat "$TMP/v6on.out")"
+"$MW" explain -c "$CONF" "$(ssh 10:00:00 2001:db8:1:2::1)" > "$TMP/v6x.out" 2>&1
+check_grep ipv6-per-64-explain '^jail sshd \(filter mailwarden-sshd\): counts 1 failure of 2001:db8:1:2::1 for its network 2001:db8:1:2::/64 ' "$TMP/v6x.out"
 rm -f "$CONF/jail.local"
 
 # --- recidive: the third ban of one address within a day, across jails ---
