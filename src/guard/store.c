@@ -57,8 +57,8 @@ static const char *const migrations[] = {
     ");",
     /* 2 -> 3: prefix bans keep the member bans that caused them (canonical addresses or
      * CIDRs, space separated); recidive counts recent bans of a target across jails */
-    "ALTER TABLE guard_bans ADD COLUMN members TEXT;"
-    "CREATE INDEX guard_bans_recent ON guard_bans (ip, prefix, time_of_ban);",
+    ("ALTER TABLE guard_bans ADD COLUMN members TEXT;"
+     "CREATE INDEX guard_bans_recent ON guard_bans (ip, prefix, time_of_ban);"),
 };
 #define SCHEMA_CURRENT ((int)(sizeof migrations / sizeof migrations[0]))
 
