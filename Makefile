@@ -2,7 +2,7 @@
 #   make            build ./mailwarden
 #   make run        install missing Debian packages, build, run `offenders` on the bundled log
 #   make check      install missing Debian packages, build, run every test suite
-#   make install    install into $(DESTDIR)$(PREFIX)
+#   make install    install into $(DESTDIR)$(PREFIX) (binary, man page, bash completion, config)
 # Variants: BUILD=dir SAN=1 (clang, ASan+UBSan); the fuzz targets live in build-fuzz.
 
 PREFIX  ?= /usr/local
@@ -35,7 +35,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZBIN := $(FUZZSRC:tests/fuzz/%.c=$(BUILD)/%)
 
-.PHONY: all run check test unit install clean deps fuzz asan lint
+.PHONY: all run check test unit install clean deps fuzz asan lint man
 all: mailwarden
 
 mailwarden: $(BUILD)/mailwarden
@@ -77,9 +77,19 @@ check test: deps
 lint:
 	@scripts/lint.sh
 
-install: all
+# The manual page is generated from the binary's help texts (scripts/mkman.sh).
+$(BUILD)/mailwarden.1: mailwarden scripts/mkman.sh
+	@mkdir -p $(BUILD)
+	scripts/mkman.sh ./mailwarden > $@.tmp && mv $@.tmp $@
+
+man: $(BUILD)/mailwarden.1
+
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 mailwarden $(DESTDIR)$(PREFIX)/bin/mailwarden
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 $(BUILD)/mailwarden.1 $(DESTDIR)$(PREFIX)/share/man/man1/mailwarden.1
+	install -m 0644 config/completion/mailwarden.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mailwarden
 	install -d $(DESTDIR)$(SYSCONFDIR)/mailwarden $(DESTDIR)$(SYSCONFDIR)/mailwarden/jail.d
 	install -m 0644 config/jail.conf config/mailwarden.conf $(DESTDIR)$(SYSCONFDIR)/mailwarden/
 
