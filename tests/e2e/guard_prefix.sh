@@ -118,6 +118,21 @@ check_grep recidive-explain '^jail recidive \(filter mailwarden-recidive\): not 
 "$MW" guard -c "$CONF" --test-config > "$TMP/rtc.out" 2>&1
 check_grep recidive-test-config '^jail recidive: filter mailwarden-recidive, maxretry 3, findtime 1d, bantime 7d, actions null, counts the bans of the other jails$' "$TMP/rtc.out"
 
+# --fail2ban-compat: fail2ban's [recidive] (filter recidive on fail2ban.log) is the built-in one
+if [ -d /etc/fail2ban/filter.d ]; then
+    cp -r /etc/fail2ban "$TMP/f2b"
+    rm -f "$TMP/f2b/jail.d/"*
+    printf '[DEFAULT]\nignoreip =\nignoreself = false\nlogpath = /dev/null\nbackend = auto\n[sshd]\nenabled = true\nmaxretry = 2\n[recidive]\nenabled = true\nmaxretry = 3\n' > "$TMP/f2b/jail.d/test.local"
+    "$MW" guard -c "$CONF" --fail2ban-compat "$TMP/f2b" --test-config > "$TMP/f2btc.out" 2>&1
+    check_grep compat-recidive '^jail recidive: filter recidive(\[mode=normal\])?, maxretry 3, findtime 1d, bantime 7d.*counts the bans of the other jails$' "$TMP/f2btc.out"
+    { ssh 10:00:00 192.0.2.70; ssh 10:00:01 192.0.2.70; ssh 11:00:00 192.0.2.70; ssh 11:00:01 192.0.2.70
+      ssh 12:00:00 192.0.2.70; ssh 12:00:01 192.0.2.70; } > "$TMP/f2br.log"
+    "$MW" simulate -c "$CONF" --fail2ban-compat "$TMP/f2b" --now 2026-11-22T23:00:00 "$TMP/f2br.log" > "$TMP/f2br.out" 2>&1
+    check_grep compat-recidive-bans '^2026-11-22T12:00:01\+00:00 recidive 192\.0\.2\.70 604800 3$' "$TMP/f2br.out"
+else
+    skip compat-recidive "/etc/fail2ban not installed"
+fi
+
 # --- the shipped configuration: recidive on, prefix escalation off ---
 "$MW" guard -c "$TOP/config" --test-config > "$TMP/shipped.out" 2>&1
 check_grep shipped-recidive '^jail recidive: filter mailwarden-recidive, maxretry 5, findtime 1d, bantime 7d' "$TMP/shipped.out"
@@ -172,6 +187,10 @@ check_grep status-json '"banned_prefixes":\[\{"prefix":"203\.0\.113\.0/24","memb
 cli banned --json > "$TMP/b.json"
 check_grep banned-json-members '"ip":"203\.0\.113\.0/24".*"members":\["203\.0\.113\.5","203\.0\.113\.7","203\.0\.113\.9"\]' "$TMP/b.json"
 check_eq banned-one "1" "$(cli banned | wc -l | tr -d ' ')"
+# reload keeps it with its members
+cli reload > /dev/null
+cli status sshd > "$TMP/st1.out"
+check_eq reload-keeps-prefix "$(printf '   `- Banned prefixes:\t203.0.113.0/24 (203.0.113.5, 203.0.113.7, 203.0.113.9)')" "$(tail -1 "$TMP/st1.out")"
 # restart: the prefix ban comes back from the database with its members
 stop_daemon
 start_daemon || fail daemon-restart "$(tail -5 "$TMP/daemon.log")"
