@@ -129,9 +129,18 @@ static bool pfx_member(const struct gjail *j, const struct cidr *t)
     return j->c->pfx.on && t->prefix > pfx_len(j, t);
 }
 
+static uint32_t *len_count(struct gjail *j, const struct cidr *t)
+{
+    if (t->addr.family == 4) return &j->nlen4[t->prefix <= 32 ? t->prefix : 32];
+    return &j->nlen6[t->prefix <= 128 ? t->prefix : 128];
+}
+
 static void track_add(struct core *c, struct gjail *j, const struct ban *b, bool restore)
 {
-    if (!is_host(&b->target)) j->nwide++;
+    if (!is_host(&b->target)) {
+        j->nwide++;
+        (*len_count(j, &b->target))++;
+    }
     if (restore && pfx_member(j, &b->target))
         pfx_member_restore(&c->pfx, (uint16_t)j->id, &b->target, pfx_len(j, &b->target), j->c->pfx.count,
                            b->start, j->c->pfx.window);
@@ -139,7 +148,11 @@ static void track_add(struct core *c, struct gjail *j, const struct ban *b, bool
 
 static void track_del(struct core *c, struct gjail *j, const struct ban *b)
 {
-    if (!is_host(&b->target) && j->nwide) j->nwide--;
+    if (!is_host(&b->target) && j->nwide) {
+        j->nwide--;
+        uint32_t *n = len_count(j, &b->target);
+        if (*n) (*n)--;
+    }
     if (pfx_member(j, &b->target)) pfx_member_end(&c->pfx, (uint16_t)j->id, &b->target, pfx_len(j, &b->target));
 }
 
@@ -150,12 +163,14 @@ static void end_ban(struct core *c, struct gjail *j, struct ban *b, const char *
     bans_remove(&c->bans, b);
 }
 
-/* A ban of jail j on a network strictly containing t, if any (at most one lookup per
- * shorter prefix length, and only while the jail has network bans). */
+/* A ban of jail j on a network strictly containing t, if any (one lookup per shorter
+ * prefix length that the jail has network bans of). */
 static struct ban *covering(const struct core *c, const struct gjail *j, const struct cidr *t)
 {
     if (!j->nwide) return NULL;
+    const uint32_t *cnt = t->addr.family == 4 ? j->nlen4 : j->nlen6;
     for (int len = (int)t->prefix - 1; len >= 0; len--) {
+        if (!cnt[len]) continue;
         struct cidr p = pfx_of(t, (unsigned)len);
         struct ban *b = bans_find(&c->bans, (uint16_t)j->id, &p);
         if (b) return b;

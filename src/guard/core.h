@@ -46,6 +46,7 @@ struct gjail {
     uint64_t total_failed, total_banned;
     uint32_t nwide;             /* active bans of a network (not one address): new bans
                                    check whether one covers them */
+    uint32_t nlen4[33], nlen6[129];  /* ... per prefix length, so only those are looked up */
 };
 
 struct core;

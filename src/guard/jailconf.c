@@ -58,13 +58,13 @@ static const struct copt jail_opts[] = {
     { "actionflush", NULL, CT_STR, 0, 0, "command action: run once per jail instead of unbans at stop" },
     { "actionstart", NULL, CT_STR, 0, 0, "command action: run at start" },
     { "timeout", "30", CT_INT, 1, 3600, "command action: seconds before a command is killed" },
-    { "prefix.escalate", "false", CT_BOOL, 0, 0, "ban a whole network when prefix.count of its members were banned within prefix.window" },
+    { "prefix.escalate", "false", CT_BOOL, 0, 0, "ban a network after prefix.count member bans within prefix.window" },
     { "prefix.ipv4", "24", CT_INT, 8, 31, "prefix length of an escalated IPv4 ban" },
     { "prefix.ipv6", "48", CT_INT, 16, 127, "prefix length of an escalated IPv6 ban" },
     { "prefix.count", "3", CT_INT, 2, PFX_MAXNEED, "distinct banned members of a network that ban the network" },
     { "prefix.window", "1h", CT_DUR, 1, 366LL * 86400, "window in which the member bans must fall" },
-    { "prefix.bantime", NULL, CT_DUR_NEG, 1, 100LL * 366 * 86400, "ban time of a network (empty: the jail's bantime rule; -1 permanent)" },
-    { "ipv6_prefix", "0", CT_INT, 0, 128, "count IPv6 failures per network of this length and ban it (0: per address)" },
+    { "prefix.bantime", NULL, CT_DUR_NEG, 1, 100LL * 366 * 86400, "ban time of a network (empty: the jail's rule)" },
+    { "ipv6_prefix", "0", CT_INT, 0, 128, "count IPv6 failures per /N and ban the /N (0: per address)" },
 };
 enum { J_ENABLED, J_FILTER, J_LOGPATH, J_BACKEND, J_JMATCH, J_MAXRETRY, J_FINDTIME, J_BANTIME,
        J_INC, J_FACTOR, J_MULT, J_MAXTIME, J_RNDTIME, J_OVERALL, J_IGNOREIP, J_IGNORESELF, J_PORT,
@@ -88,7 +88,7 @@ static const struct copt daemon_opts[] = {
     { "blocktype", "DROP", CT_STR, 0, 0, "ipset and firewalld actions: DROP or REJECT" },
     { "firewallcmd", "/usr/bin/firewall-cmd", CT_STR, 0, 0, "firewalld action: the firewall-cmd program" },
     { "firewalld_zone", NULL, CT_STR, 0, 0, "firewalld action: zone of the rich rules (empty: the default zone)" },
-    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule (rules with --timeout) or ipset (firewalld ipsets mw-JAIL-4/-6)" },
+    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule or ipset (firewalld ipsets)" },
 };
 enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_IPSET, D_IPT, D_IP6T,
        D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MAX };
