@@ -47,6 +47,7 @@ struct gjail {
     uint32_t nwide;             /* active bans of a network (not one address): new bans
                                    check whether one covers them */
     uint32_t nlen4[33], nlen6[129];  /* ... per prefix length, so only those are looked up */
+    uint64_t lines, total_ignored;  /* lines fed to the jail; failures of ignored addresses */
 };
 
 struct core;
@@ -62,6 +63,8 @@ struct core_cb {
     /* recidive: bans of t in every jail but j that started at or after `since` (the ban
      * just made included); -1 or NULL = unknown: the core counts in memory instead */
     long (*recent)(void *ud, const struct gjail *j, const struct cidr *t, int64_t since);
+    /* optional: a line no parser models (EV_UNPARSED: program empty; EV_OTHER), for metrics */
+    void (*on_unparsed)(void *ud, struct str program);
 };
 
 /* NULL with a message when a jail's filter cannot be set up. */

@@ -96,7 +96,7 @@ static void setup_init(struct setup *s, size_t njails)
 
 static void setup_go(struct setup *s, bool with_recent)
 {
-    struct core_cb cb = { NULL, on_ban, on_unban, NULL, with_recent ? recent : NULL };
+    struct core_cb cb = { .on_ban = on_ban, .on_unban = on_unban, .recent = with_recent ? recent : NULL };
     char err[256];
     s->core = core_new(&s->gc, &cb, err, sizeof err);
     if (!s->core) fprintf(stderr, "core_new: %s\n", err);
