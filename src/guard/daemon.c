@@ -7,6 +7,8 @@
 #include "guard/follow.h"
 #include "guard/jailconf.h"
 #include "guard/privsep.h"
+#include "guard/metrics.h"
+#include "guard/metrics_http.h"
 #include "guard/store.h"
 #include "report/logins.h"
 #include "parse/event.h"
@@ -93,6 +95,10 @@ struct guard {
     int64_t now, last_pos_save, last_tick;
     bool in_txn, dirty_bans;
     struct privsep *ps;         /* the firewall helper's link under privilege separation */
+    struct gmetrics *gm;        /* metrics: kept across reloads (counters stay monotonic) */
+    struct mhttp *http;         /* metrics_listen, NULL when off */
+    struct buf mtext;           /* textfile and `metrics` command rendering */
+    int64_t last_metrics;
 };
 
 static int64_t wall(void) { return (int64_t)time(NULL); }
@@ -172,7 +178,8 @@ static void on_ban(void *ud, struct gjail *j, const struct ban *b)
     msg_info("[%s] Ban %s (%u failures, bantime %lld%s)", j->c->name, t, b->failures, (long long)b->bantime,
              b->count ? ", repeat offender" : "");
     txn(g);
-    if (g->db && bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0)
+    if (g->db && (bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0 ||
+                  (b->nmembers && bandb_ban_members(g->db, j->c->name, &b->target, b->members, b->nmembers) < 0)))
         msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
     g->dirty_bans = true;
     ban_op(g, j, b, g->now);
@@ -208,6 +215,21 @@ static long on_history(void *ud, const struct gjail *j, const struct cidr *t, bo
     return n;
 }
 
+static long on_recent(void *ud, const struct gjail *j, const struct cidr *t, int64_t since)
+{
+    struct guard *g = ud;
+    if (!g->db) return -1;
+    long n = bandb_ban_count_others(g->db, j->c->name, t, since);
+    if (n < 0) msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
+    return n;
+}
+
+static void on_unparsed(void *ud, struct str program)
+{
+    struct guard *g = ud;
+    gmetrics_unparsed(g->gm, program);
+}
+
 static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char *key, const struct jail_action *ja)
 {
     for (size_t i = 0; i < g->nacts; i++)
@@ -218,7 +240,11 @@ static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char 
     else if (kind == ACT_NULL) a = action_null_new();
     else if (kind == ACT_COMMAND) a = action_cmd_new(&ja->cmd, err, sizeof err);
     else if (kind == ACT_IPSET) a = action_ipset_new(&g->conf->ipset, err, sizeof err);
-    else if (kind == ACT_FIREWALLD) a = action_firewalld_new(&g->conf->fwcmd, err, sizeof err);
+    else if (kind == ACT_FIREWALLD) {
+        struct fwcmd_conf fc = g->conf->fwcmd;
+        if (ja && ja->mode) fc.mode = ja->mode;     /* firewalld[mode=ipset] */
+        a = action_firewalld_new(&fc, err, sizeof err);
+    }
     else a = action_nft_new(g->conf->nft_table, err, sizeof err);
     if (!a) {
         msg_error("action %s: %s", key, err);
@@ -249,6 +275,7 @@ static void build_actions(struct guard *g)
             enum act_kind kind = g->o.null_actions ? ACT_NULL : ja->kind;
             char key[128];
             if (kind == ACT_COMMAND) snprintf(key, sizeof key, "command:%s:%zu", jc->name, k);
+            else if (kind == ACT_FIREWALLD && ja->mode) snprintf(key, sizeof key, "firewalld:%s", ja->mode);
             else snprintf(key, sizeof key, "%s", kind == ACT_NULL ? "null" : kind == ACT_IPSET ? "ipset" :
                           kind == ACT_FIREWALLD ? "firewalld" : "nftables");
             struct actinst *ai = inst_get(g, kind, key, ja);
@@ -296,11 +323,29 @@ static void setup_actions(struct guard *g, int64_t now)
     }
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* actq_run, timed and counted for the metrics when it runs the backend */
+static int run_queue(struct guard *g, struct actinst *ai, int64_t now)
+{
+    if (!ai->q.n || now < ai->q.next_try) return actq_run(&ai->q, now);
+    uint64_t e0 = ai->q.errors;
+    double t0 = mono_s();
+    int r = actq_run(&ai->q, now);
+    gmetrics_action(g->gm, ai->key, mono_s() - t0, ai->q.errors != e0);
+    return r;
+}
+
 static void run_actions(struct guard *g, int64_t now)
 {
     for (size_t i = 0; i < g->nacts; i++) {
         struct actinst *ai = &g->acts[i];
-        if (!ai->ready || actq_run(&ai->q, now) == 0) continue;
+        if (!ai->ready || run_queue(g, ai, now) == 0) continue;
         /* The firewall may have been reloaded under us (nft flush ruleset): set the backend
          * up again and re-apply every active ban, not only what is queued. */
         if (ai->kind == ACT_NFTABLES || ai->kind == ACT_IPSET || ai->kind == ACT_FIREWALLD) {
@@ -523,7 +568,7 @@ static void restore_ban(void *ud, const struct bandb_ban *b)
     struct guard *g = ud;
     struct gjail *j = core_jail_by_name(g->core, b->jail);
     if (!j) return;                 /* jail no longer configured: its kernel timeout ends it */
-    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count);
+    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
     struct ban *x = bans_find(core_bans(g->core), (uint16_t)j->id, &b->target);
     if (x) ban_op(g, j, x, g->now);
 }
@@ -572,7 +617,8 @@ static int do_reload_conf(struct guard *g, char *err, size_t errlen)
 {
     struct guard_conf *nc = guard_conf_load(g->o.confdir, g->o.f2bdir, err, errlen);
     if (!nc) return -1;
-    struct core_cb cb = { g, on_ban, on_unban, on_history };
+    struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
+                          .recent = on_recent, .on_unparsed = on_unparsed };
     struct core *ncore = core_new(nc, &cb, err, errlen);
     if (!ncore) {
         guard_conf_free(nc);
@@ -591,7 +637,7 @@ static int do_reload_conf(struct guard *g, char *err, size_t errlen)
         struct gjail *oj = core_jail(g->core, b->jail);
         struct gjail *nj = oj ? core_jail_by_name(ncore, oj->c->name) : NULL;
         if (nj) {
-            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count);
+            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
         } else {
             gone = xgrow(gone, &capgone, ngone + 1, sizeof *gone);
             gonej = xgrow(gonej, &capgj, ngone + 1, sizeof *gonej);
@@ -611,7 +657,11 @@ static int do_reload_conf(struct guard *g, char *err, size_t errlen)
     char perr[512];
     if (g->ps && privsep_reload(g->ps, perr, sizeof perr) < 0)
         msg_warn("reload: privileged helper: %s", perr);
+    gmetrics_retire(g->gm, g->core);
     core_free(g->core);
+    if ((nc->metrics_listen == NULL) != (g->conf->metrics_listen == NULL) ||
+        (nc->metrics_listen && strcmp(nc->metrics_listen, g->conf->metrics_listen)))
+        msg_warn("reload: metrics_listen changes only at restart");
     guard_conf_free(g->conf);
     g->conf = nc;
     g->core = ncore;
@@ -679,6 +729,48 @@ static void status_summary(struct guard *g, FILE *out, bool json)
     free(v);
 }
 
+/* Prefix bans with the members that caused them: a line after fail2ban's layout (text), or
+ * "banned_prefixes" (JSON). */
+static void status_prefixes(struct ban **bl, size_t nb, FILE *out, struct jw *w)
+{
+    if (w) {
+        jw_key(w, "banned_prefixes");
+        jw_arr(w);
+    } else {
+        fputs("   `- Banned prefixes:\t", out);
+    }
+    size_t shown = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const struct ban *b = bl[k];
+        if (!b->nmembers) continue;
+        char t[IPADDR_STRLEN + 8];
+        cidr_format(&b->target, t, sizeof t);
+        if (w) {
+            jw_obj(w);
+            jw_key(w, "prefix");
+            jw_cstr(w, t);
+            jw_key(w, "members");
+            jw_arr(w);
+        } else {
+            fprintf(out, "%s%s (", shown ? " " : "", t);
+        }
+        for (size_t i = 0; i < b->nmembers; i++) {
+            fmt_target(&b->members[i], t, sizeof t);
+            if (w) jw_cstr(w, t);
+            else fprintf(out, "%s%s", i ? ", " : "", t);
+        }
+        if (w) {
+            jw_arr_end(w);
+            jw_obj_end(w);
+        } else {
+            fputc(')', out);
+        }
+        shown++;
+    }
+    if (w) jw_arr_end(w);
+    else fputc('\n', out);
+}
+
 static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
 {
     size_t nb;
@@ -711,6 +803,7 @@ static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
         jw_cstr(w, t);
     }
     jw_arr_end(w);
+    status_prefixes(bl, nb, NULL, w);
     jw_obj_end(w);
     jw_obj_end(w);
     free(bl);
@@ -736,6 +829,7 @@ static void status_jail(struct guard *g, struct gjail *j, FILE *out)
         fprintf(out, "%s%s", k ? " " : "", t);
     }
     fputc('\n', out);
+    if (j->c->pfx.on) status_prefixes(bl, nb, out, NULL);
     free(bl);
 }
 
@@ -882,6 +976,16 @@ static int cmd_banned(struct guard *g, int argc, char **argv, FILE *out)
             jw_key(&w, "end"); if (b->end == BAN_PERMANENT) jw_null(&w); else jw_int(&w, b->end);
             jw_key(&w, "failures"); jw_uint(&w, b->failures);
             jw_key(&w, "count"); jw_uint(&w, b->count);
+            if (b->nmembers) {
+                jw_key(&w, "members");
+                jw_arr(&w);
+                for (size_t i = 0; i < b->nmembers; i++) {
+                    char m[IPADDR_STRLEN + 8];
+                    fmt_target(&b->members[i], m, sizeof m);
+                    jw_cstr(&w, m);
+                }
+                jw_arr_end(&w);
+            }
             jw_obj_end(&w);
         } else {
             mwtime_human(b->start, s1, sizeof s1);
@@ -959,6 +1063,11 @@ static int dispatch(struct guard *g, int argc, char **argv, FILE *out)
     if (!strcmp(c, "banned")) return cmd_banned(g, argc, argv, out);
     if (!strcmp(c, "block")) return cmd_block(g, argc, argv, out, true);
     if (!strcmp(c, "unblock")) return cmd_block(g, argc, argv, out, false);
+    if (!strcmp(c, "metrics")) {
+        if (gmetrics_render(g->gm, g->core, g->nblocks, &g->mtext) < 0) return EXIT_FAIL;
+        fwrite(g->mtext.p, 1, g->mtext.len, out);
+        return EXIT_OK;
+    }
     if (!strcmp(c, "stop")) { g->stop = true; fputs("Shutdown successful\n", out); return EXIT_OK; }
     if (!strcmp(c, "reload")) {
         char err[1024];
@@ -1075,6 +1184,24 @@ static void accept_clients(struct guard *g)
     }
 }
 
+/* ---- metrics ---- */
+
+static int render_metrics(void *ud, struct buf *out)
+{
+    struct guard *g = ud;
+    return gmetrics_render(g->gm, g->core, g->nblocks, out);
+}
+
+static void write_textfile(struct guard *g)
+{
+    g->last_metrics = g->now;
+    if (!g->conf->metrics_textfile) return;
+    char err[512];
+    if (gmetrics_render(g->gm, g->core, g->nblocks, &g->mtext) < 0 ||
+        gmetrics_write_file(g->conf->metrics_textfile, &g->mtext, err, sizeof err) < 0)
+        msg_warn_rl("metrics", 10, "metrics_textfile: %s", g->mtext.len ? err : "text too large");
+}
+
 /* ---- main loop ---- */
 
 static void set_logging(const struct guard_conf *c, bool foreground)
@@ -1137,7 +1264,8 @@ int guard_run(const struct guard_opts *o)
         return EXIT_USAGE;
     }
     for (size_t i = 0; i < g->conf->nwarnings; i++) msg_warn("%s", g->conf->warnings[i]);
-    struct core_cb cb = { g, on_ban, on_unban, on_history };
+    struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
+                          .recent = on_recent, .on_unparsed = on_unparsed };
     g->core = core_new(g->conf, &cb, err, sizeof err);
     if (!g->core) {
         msg_error("configuration: %s", err);
@@ -1158,6 +1286,8 @@ int guard_run(const struct guard_opts *o)
     }
     set_logging(g->conf, o->foreground);
     signal(SIGPIPE, SIG_IGN);
+    g->gm = gmetrics_new(wall(), MW_VERSION);
+    g->mtext = BUF_INIT(8u << 20);
     sigset_t ss;
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);
@@ -1212,9 +1342,22 @@ int guard_run(const struct guard_opts *o)
     epoll_ctl(g->ep, EPOLL_CTL_ADD, g->sfd, &ev);
     ev.data.u32 = 3;
     epoll_ctl(g->ep, EPOLL_CTL_ADD, g->lsock, &ev);
+    if (g->conf->metrics_listen) {
+        g->http = mhttp_start(g->conf->metrics_listen, g->conf->metrics_listen_any, render_metrics, g, err,
+                              sizeof err);
+        if (!g->http) {
+            msg_error("%s", err);
+            g->stop = true;
+        } else {
+            msg_info("metrics: listening on %s (port %d)", g->conf->metrics_listen, mhttp_port(g->http));
+            ev.data.u32 = 4;
+            epoll_ctl(g->ep, EPOLL_CTL_ADD, mhttp_fd(g->http), &ev);
+        }
+    }
+    int exit_code = g->stop ? EXIT_FAIL : EXIT_OK;
+    write_textfile(g);
 
     bool reload = false;
-    int rc = EXIT_OK;
     while (!g->stop) {
         int64_t now = wall();
         int64_t next = bans_next_end(core_bans(g->core));
@@ -1245,12 +1388,17 @@ int guard_run(const struct guard_opts *o)
             case 3:
                 accept_clients(g);
                 break;
+            case 4:
+                mhttp_run(g->http);
+                break;
             }
         }
         if (g->now != g->last_tick) {
             follow_tick(g->fw, g->now);
             setup_actions(g, g->now);
             g->last_tick = g->now;
+            mhttp_run(g->http);                 /* idle connections time out */
+            if (g->now - g->last_metrics >= g->conf->metrics_interval) write_textfile(g);
         }
         core_expire(g->core, g->now);
         if (reload) {
@@ -1268,7 +1416,7 @@ int guard_run(const struct guard_opts *o)
              * that the service manager restarts the daemon */
             msg_error("privsep: the firewall helper is gone; stopping");
             g->stop = true;
-            rc = EXIT_FAIL;
+            exit_code = EXIT_FAIL;
         }
     }
     sd_notify(0, "STOPPING=1");
@@ -1307,6 +1455,8 @@ int guard_run(const struct guard_opts *o)
     } else {
         msg_info("stopped: bans stay in the firewall with their timeouts");
     }
+    write_textfile(g);                  /* the final counts */
+    mhttp_stop(g->http);
     close(g->lsock);
     unlink(g->sockpath);                /* under privsep the helper does it when it ends */
     free_follow(g);
@@ -1319,7 +1469,9 @@ int guard_run(const struct guard_opts *o)
     free(g->sockpath);
     close(g->sfd);
     close(g->ep);
-    return rc;
+    gmetrics_free(g->gm);
+    buf_free(&g->mtext);
+    return exit_code;
 }
 
 /* ---- client ---- */

@@ -327,9 +327,24 @@ static struct hinst *hinst_get(struct helper *h, const char *key, char *err, siz
     } else if (!strcmp(key, "ipset")) {
         kind = ACT_IPSET;
         a = action_ipset_new(&h->conf->ipset, err, errlen);
-    } else if (!strcmp(key, "firewalld")) {
+    } else if (!strcmp(key, "firewalld") || !strncmp(key, "firewalld:", 10)) {
+        /* firewalld:MODE - a mode some jail's firewalld[mode=...] action names */
+        struct fwcmd_conf fc = h->conf->fwcmd;
+        if (key[9] == ':') {
+            const char *mode = NULL;
+            for (size_t i = 0; i < h->conf->njails && !mode; i++)
+                for (size_t k = 0; k < h->conf->jails[i].nactions; k++) {
+                    const struct jail_action *ja = &h->conf->jails[i].actions[k];
+                    if (ja->kind == ACT_FIREWALLD && ja->mode && !strcmp(ja->mode, key + 10)) mode = ja->mode;
+                }
+            if (!mode) {
+                snprintf(err, errlen, "no firewalld action with mode %s in the configuration", key + 10);
+                return NULL;
+            }
+            fc.mode = mode;
+        }
         kind = ACT_FIREWALLD;
-        a = action_firewalld_new(&h->conf->fwcmd, err, errlen);
+        a = action_firewalld_new(&fc, err, errlen);
     } else if (!strncmp(key, "command:", 8)) {
         /* command:JAIL:N - the N-th action of JAIL, which must be a command action */
         const char *j = key + 8, *colon = strrchr(j, ':');
