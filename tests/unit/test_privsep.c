@@ -27,7 +27,8 @@ static void mkconf(const char *jail)
     snprintf(dir, sizeof dir, "/tmp/mw-ps.XXXXXX");
     if (!mkdtemp(dir)) abort();
     put("jail.conf", jail);
-    put("mailwarden.conf", "[Definition]\nprivsep = yes\nuser = mw-no-such-user\n");
+    /* never the real firewall-cmd from a unit test */
+    put("mailwarden.conf", "[Definition]\nprivsep = yes\nuser = mw-no-such-user\nfirewallcmd = /nonexistent/firewall-cmd\n");
 }
 
 static void rmconf(void)
@@ -44,7 +45,8 @@ static const char jails[] =
     "[DEFAULT]\nbanaction = null\nmaxretry = 3\nlogpath = /var/log/mail.log\n"
     "[postfix]\nenabled = true\nfilter = mailwarden-postfix\n"
     "[sshd]\nenabled = true\nfilter = mailwarden-sshd\n"
-    "[cmd]\nenabled = true\nfilter = mailwarden-sshd\naction = command[actionban=\"/bin/false <ip>\"]\n";
+    "[cmd]\nenabled = true\nfilter = mailwarden-sshd\naction = command[actionban=\"/bin/false <ip>\"]\n"
+    "[fwd]\nenabled = true\nfilter = mailwarden-sshd\naction = firewalld[mode=ipset]\n";
 
 static struct ps_msg op(enum ps_type t, const char *target, const char *jail)
 {
@@ -319,6 +321,16 @@ static void t_serve_errors(void)
     struct action *b = privsep_action_new(ps, "command:postfix:0");
     CHECK_INT(b->ops->setup(b->st, fj, 1, err, sizeof err), -1);
     CHECK(strstr(err, "no command action") != NULL);
+    /* firewalld:MODE only for a mode the configuration names */
+    struct action *f = privsep_action_new(ps, "firewalld:bogus");
+    struct fw_jail ff[] = { { "fwd", NULL, NULL } };
+    CHECK_INT(f->ops->setup(f->st, ff, 1, err, sizeof err), -1);
+    CHECK(strstr(err, "no firewalld action with mode bogus") != NULL);
+    action_free(f);
+    f = privsep_action_new(ps, "firewalld:ipset");
+    f->ops->setup(f->st, ff, 1, err, sizeof err);       /* runs (and fails: no firewall-cmd) */
+    CHECK(strstr(err, "no firewalld action") == NULL);
+    action_free(f);
     /* null outside --dry-run is refused too */
     struct action *c = privsep_action_new(ps, "null");
     CHECK_INT(c->ops->setup(c->st, fj, 1, err, sizeof err), -1);
