@@ -1249,6 +1249,8 @@ static void start_failed(struct guard *g)
     free(g->sockpath);
     close(g->sfd);
     close(g->ep);
+    gmetrics_free(g->gm);
+    buf_free(&g->mtext);
 }
 
 int guard_run(const struct guard_opts *o)
