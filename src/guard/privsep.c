@@ -615,14 +615,35 @@ static int helper_caps(char *err, size_t errlen)
     return 0;
 }
 
+/* /etc/passwd and /etc/group first, NSS (getpwnam/getgrnam) only for names not there: an
+ * NSS lookup maps modules such as libnss_systemd (~300 kB of resident pages) into the
+ * daemon for good. The returned struct is valid until the next lookup. */
+static struct passwd *pw_lookup(const char *name)
+{
+    FILE *f = fopen("/etc/passwd", "re");
+    struct passwd *pw = NULL;
+    while (f && (pw = fgetpwent(f)) && strcmp(pw->pw_name, name) != 0) {}
+    if (f) fclose(f);
+    return pw ? pw : getpwnam(name);
+}
+
+static struct group *gr_lookup(const char *name)
+{
+    FILE *f = fopen("/etc/group", "re");
+    struct group *gr = NULL;
+    while (f && (gr = fgetgrent(f)) && strcmp(gr->gr_name, name) != 0) {}
+    if (f) fclose(f);
+    return gr ? gr : getgrnam(name);
+}
+
 int privsep_user(const char *name, uid_t *uid, gid_t *gid, gid_t *groups, char *note, size_t notelen,
                  char *err, size_t errlen)
 {
     if (note && notelen) note[0] = 0;
-    struct passwd *pw = getpwnam(name && *name ? name : "nobody");
+    struct passwd *pw = pw_lookup(name && *name ? name : "nobody");
     if (!pw && name && strcmp(name, "nobody")) {
         if (note) snprintf(note, notelen, "user %s does not exist: running as nobody", name);
-        pw = getpwnam("nobody");
+        pw = pw_lookup("nobody");
     }
     if (!pw) {
         snprintf(err, errlen, "neither user %s nor nobody exists", name ? name : "nobody");
@@ -638,7 +659,7 @@ int privsep_user(const char *name, uid_t *uid, gid_t *gid, gid_t *groups, char *
     groups[n++] = pw->pw_gid;
     static const char *const extra[] = { "adm", "systemd-journal" };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
-        struct group *gr = getgrnam(extra[i]);
+        struct group *gr = gr_lookup(extra[i]);
         if (gr && gr->gr_gid != 0 && gr->gr_gid != pw->pw_gid) groups[n++] = gr->gr_gid;
     }
     return n;
