@@ -152,6 +152,7 @@ static void reap(struct cmd_state *s, int block_ms)
                 continue;
             }
             if (t >= j->deadline && !j->killed) {
+                kill(-j->pid, SIGKILL);         /* its process group: what it started too */
                 kill(j->pid, SIGKILL);
                 j->killed = true;
                 waitpid(j->pid, &status, 0);
@@ -239,7 +240,17 @@ static size_t cmd_poll(void *st, struct actq *q, int64_t now)
 static int cmd_flush(void *st, char *err, size_t errlen)
 {
     struct cmd_state *s = st;
-    drain(s);                   /* a ban still running must not land after the flush */
+    if (s->flush) {
+        /* everything is removed next: a ban command still running is ended, with whatever
+         * it started (its process group), rather than waited for; it must not land after
+         * the flush */
+        for (size_t k = 0; k < s->njobs; k++) {
+            kill(-s->jobs[k].pid, SIGKILL);
+            kill(s->jobs[k].pid, SIGKILL);
+            s->jobs[k].killed = true;
+        }
+    }
+    drain(s);
     s->nfailed = 0;
     if (!s->flush) return s->unban ? 1 : 0;     /* the caller unbans one by one */
     for (size_t i = 0; i < s->nj; i++) {
