@@ -48,8 +48,14 @@ bool jfilter_is_builtin(const char *name);
 struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *err, size_t errlen);
 /* The modes a built-in filter accepts (for messages), "" when unknown. */
 const char *jfilter_builtin_modes(const char *name);
+/* The default journalmatch of a built-in filter (fail2ban syntax, "+" = OR), NULL if none. */
+const char *jfilter_builtin_journalmatch(const char *name);
 void jfilter_free(struct jfilter *f);
 /* A fail2ban filter from confdir/filter.d (spec "name[arg=value, ...]"); f2b_jailfilter.c. */
 struct jfilter *jfilter_new_f2b(const char *confdir, const char *spec, char *err, size_t errlen);
+/* The journalmatch a fail2ban filter file defines ([Init]/[Definition], several lines joined
+ * with " + " as fail2ban adds them as alternatives): malloc'd, caller frees; NULL when it
+ * defines none or cannot be read (then *err is set when it cannot be read). */
+char *jfilter_f2b_journalmatch(const char *confdir, const char *spec, char *err, size_t errlen);
 
 #endif

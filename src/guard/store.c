@@ -55,6 +55,10 @@ static const char *const migrations[] = {
     "CREATE TABLE guard_blocks ("
     "  cidr TEXT PRIMARY KEY, added INTEGER NOT NULL, comment TEXT"
     ");",
+    /* 2 -> 3: journal cursors of the guard's systemd-journal jails (guard/jfollow.h) */
+    "CREATE TABLE guard_journal ("
+    "  source TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER"
+    ");",
 };
 #define SCHEMA_CURRENT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -27,6 +27,9 @@
  *   guard_logpos(path, dev, ino, pos, hash, updated)   followed-file positions
  *   guard_blocks(cidr, added, comment)                 the permanent block list
  *
+ * Version 3 (the guard's journal source, guard/jfollow.h):
+ *   guard_journal(source, cursor, updated)   last processed entry per journal source
+ *
  * All SQL text is constant; data is always bound (sqlite3_bind_*), never pasted in.
  * Errors: functions return 0 or -1 with a message in err (the SQLite message and what was
  * being done); SQLITE_BUSY after the busy timeout is reported as such (store_is_busy()).
