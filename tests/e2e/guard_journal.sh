@@ -110,6 +110,9 @@ check_cmd new-file-bans wait_until 10000 banned_has dovecot 198.51.100.9
 check_eq new-file-counted 3 "$(field dovecot 'Total failed')"
 # the sshd jail's matches keep the Dovecot entries away from it
 check_eq matches-separate-jails 3 "$(field sshd 'Total failed')"
+# two failures of an address below maxretry: a restart that read them again would count them
+{ sshfail 192.0.2.8; sshfail 192.0.2.8; } | journal "$JD/a.journal" $BOOT1
+check_cmd below-maxretry-read wait_until 10000 failed_is sshd 5
 stop
 check_grep cursor-saved 'journal:' <(sqlite3 "$DB" 'SELECT source FROM guard_journal' 2>/dev/null || python3 -c "
 import sqlite3, sys; print('\n'.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute('SELECT source FROM guard_journal')))" "$DB")
