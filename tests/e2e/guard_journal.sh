@@ -110,6 +110,11 @@ check_cmd new-file-bans wait_until 10000 banned_has dovecot 198.51.100.9
 check_eq new-file-counted 3 "$(field dovecot 'Total failed')"
 # the sshd jail's matches keep the Dovecot entries away from it
 check_eq matches-separate-jails 3 "$(field sshd 'Total failed')"
+# rotation as journald does it: the active file renamed to an archive name, a new one
+# created under the old name; entries of the new file are read, the archived ones not again
+mv "$JD/b.journal" "$JD/b@0000000000000001-0000000000000001.journal~"
+dovefail 198.51.100.10 | journal "$JD/b.journal" $BOOT2
+check_cmd rotated-new-file-read wait_until 10000 failed_is dovecot 4
 # two failures of an address below maxretry: a restart that read them again would count them
 { sshfail 192.0.2.8; sshfail 192.0.2.8; } | journal "$JD/a.journal" $BOOT1
 check_cmd below-maxretry-read wait_until 10000 failed_is sshd 5
@@ -130,7 +135,7 @@ stop
 
 # vacuum: the files holding the cursors are gone; a new file has one failure older than the
 # cursor (already seen before: not counted again) and two new ones
-rm -f "$JD"/*.journal
+rm -f "$JD"/*.journal "$JD"/*.journal~
 { sshfail 192.0.2.50 300; sshfail 192.0.2.50; sshfail 192.0.2.50; } | journal "$JD/c.journal" $BOOT3
 : > "$TMP/guard.err"
 start

@@ -3,8 +3,7 @@
 into systemd's journal export format, for systemd-journal-remote to build real journal files
 in tests. Usage: log2export.py [--boot HEX32] LOG > out.export   (LOG may be .gz)
 --boot: the _BOOT_ID (default a fixed one). sd-journal orders entries of different files by
-monotonic time within one boot and by realtime across boots: files made from separate logs
-(a second file added to a directory later) need their own boot ID to be merged by time."""
+monotonic time within one boot (here derived from the realtime) and by realtime across boots."""
 import datetime, gzip, re, struct, sys
 
 LINE = re.compile(rb'^(\S+) (\S+) ([^\s\[:]+)(?:\[(\d+)\])?: ?(.*)$')
@@ -22,6 +21,7 @@ def main():
     path = args[0]
     f = gzip.open(path, 'rb') if path.endswith('.gz') else open(path, 'rb')
     out = sys.stdout.buffer
+    mono = 0
     for n, raw in enumerate(f, 1):
         m = LINE.match(raw.rstrip(b'\n'))
         if not m:
@@ -30,7 +30,10 @@ def main():
         t = datetime.datetime.fromisoformat(stamp.decode())
         usec = int(t.timestamp()) * 1000000 + t.microsecond
         out.write(b'__REALTIME_TIMESTAMP=%d\n' % usec)
-        out.write(b'__MONOTONIC_TIMESTAMP=%d\n' % n)
+        # monotonic time grows with the realtime, as within one real boot, so that files
+        # written later (a rotated journal) sort after earlier ones of the same boot
+        mono = max(mono + 1, usec - 10**15)
+        out.write(b'__MONOTONIC_TIMESTAMP=%d\n' % mono)
         out.write(b'_BOOT_ID=' + boot + b'\n')
         field(out, b'_HOSTNAME', host)
         field(out, b'SYSLOG_IDENTIFIER', prog)
