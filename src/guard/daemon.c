@@ -692,18 +692,17 @@ static void status_summary(struct guard *g, FILE *out, bool json)
 }
 
 /* fail2ban's "Journal matches" value: the terms with single spaces, " + " between
- * alternatives (FilterSystemd.status) */
-static const char *jmatch_text(const struct jail_conf *c)
+ * alternatives (FilterSystemd.status). Caller frees. */
+static char *jmatch_text(const struct jail_conf *c)
 {
-    static char buf[4096];
-    size_t n = 0;
-    buf[0] = 0;
+    struct buf b = BUF_INIT(1 << 20);
     for (size_t i = 0; c->jmatch && c->jmatch[i]; i++) {
-        int w = snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "", c->jmatch[i]);
-        if (w < 0 || (size_t)w >= sizeof buf - n) break;
-        n += (size_t)w;
+        if (i) buf_putc(&b, ' ');
+        buf_puts(&b, c->jmatch[i]);
     }
-    return buf;
+    char *t = xstrdup(buf_cstr(&b));
+    buf_free(&b);
+    return t;
 }
 
 static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
@@ -720,8 +719,10 @@ static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
     jw_key(w, "total_failed");
     jw_uint(w, j->total_failed);
     if (j->c->journal) {
+        char *m = jmatch_text(j->c);
         jw_key(w, "journal_matches");
-        jw_cstr(w, jmatch_text(j->c));
+        jw_cstr(w, m);
+        free(m);
     } else {
         jw_key(w, "file_list");
         jw_arr(w);
@@ -757,7 +758,9 @@ static void status_jail(struct guard *g, struct gjail *j, FILE *out)
     fprintf(out, "|  |- Currently failed:\t%zu\n", tracker_jail_count(core_tracker(g->core), j->id));
     fprintf(out, "|  |- Total failed:\t%llu\n", (unsigned long long)j->total_failed);
     if (j->c->journal) {
-        fprintf(out, "|  `- Journal matches:\t%s", jmatch_text(j->c));
+        char *m = jmatch_text(j->c);
+        fprintf(out, "|  `- Journal matches:\t%s", m);
+        free(m);
     } else {
         fprintf(out, "|  `- File list:\t");
         for (size_t k = 0; k < j->c->nlogpath; k++) fprintf(out, "%s%s", k ? " " : "", j->c->logpath[k]);
