@@ -131,6 +131,11 @@ check_eq restart-no-double-count-sshd 1 "$(field sshd 'Total failed')"
 check_eq restart-no-double-count-dovecot 0 "$(field dovecot 'Total failed')"
 check_grep restart-resumed 'resuming after the saved cursor' "$TMP/guard.err"
 check_cmd restart-ban-restored banned_has sshd 192.0.2.7
+# reload: new readers start at the cursor the old ones saved (counts start at zero again)
+check_cmd reload-ok cli reload
+sshfail 203.0.113.6 | journal "$JD/a.journal" $BOOT1
+check_cmd reload-marker-read wait_until 10000 failed_is sshd 1
+check_eq reload-no-double-count 1 "$(field sshd 'Total failed')"
 stop
 
 # vacuum: the files holding the cursors are gone; a new file has one failure older than the
