@@ -142,7 +142,7 @@ stop
 # cursor (already seen before: not counted again) and two new ones
 rm -f "$JD"/*.journal "$JD"/*.journal~
 { sshfail 192.0.2.50 300; sshfail 192.0.2.50; sshfail 192.0.2.50; } | journal "$JD/c.journal" $BOOT3
-: > "$TMP/guard.err"
+cat "$TMP/guard.err" >> "$TMP/all.err"; : > "$TMP/guard.err"
 start
 check_cmd vacuum-read wait_until 10000 failed_is sshd 2
 check_grep vacuum-warning 'saved cursor is no longer in the journal' "$TMP/guard.err"
@@ -156,4 +156,6 @@ check_eq simulate-exit 0 $?
 check_grep simulate-journal-ban ' sshd 192\.0\.2\.60 3600 3$' "$TMP/sim.txt"
 check_grep simulate-journal-ban-50 ' sshd 192\.0\.2\.50 3600 3$' "$TMP/sim.txt"
 check_nogrep simulate-matches-respected ' dovecot 192\.0\.2\.' "$TMP/sim.txt"
+cat "$TMP/guard.err" "$TMP/sim.err" >> "$TMP/all.err"
+check_nogrep no-sanitizer-reports 'Sanitizer|runtime error' "$TMP/all.err"
 finish
