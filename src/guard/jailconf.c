@@ -557,8 +557,7 @@ static int parse_backend(struct guard_conf *gc, struct jail_conf *j, const char 
     }
     if (!j->journalmatch || !*j->journalmatch)
         warn(gc, "[%s] backend = systemd without journalmatch: every journal entry goes through the filter", sec);
-    if (v[J_LOGPATH].s && *v[J_LOGPATH].s && strcmp(v[J_LOGPATH].s, "/dev/null") != 0)
-        warn(gc, "[%s] backend = systemd: logpath is ignored", sec);
+    /* logpath is ignored, silently as fail2ban does: its jail.conf sets one in every jail */
     return parse_jmatch(j, sec, err, errlen);
 }
 
