@@ -84,16 +84,26 @@ static struct str field(sd_journal *j, const char *name)
     return (struct str){ (const char *)d + nl + 1, n - nl - 1 };
 }
 
-/* Append text without spaces (host, identifier) or with control characters escaped. */
+/* Append text without spaces (host, identifier) or with control characters escaped. Runs
+ * of plain bytes are copied at once (the daemon converts every entry it reads). */
 static void put_escaped(struct buf *b, struct str s, bool token, size_t max)
 {
     if (s.len > max) s.len = max;
+    size_t run = 0;
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        if (token && (c == ' ' || c == '[' || c == ':')) c = '_';
-        if (c < 0x20 || c == 0x7f) buf_printf(b, "#%03o", c);
-        else buf_putc(b, (char)c);
+        bool ctl = c < 0x20 || c == 0x7f, tok = token && (c == ' ' || c == '[' || c == ':');
+        if (!ctl && !tok) continue;
+        buf_append(b, s.p + run, i - run);
+        run = i + 1;
+        if (ctl) {
+            char e[5] = { '#', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)), (char)('0' + (c & 7)), 0 };
+            buf_append(b, e, 4);
+        } else {
+            buf_putc(b, '_');
+        }
     }
+    buf_append(b, s.p + run, s.len - run);
 }
 
 int journal_next(struct jsource *s, struct str *line, char *err, size_t errlen)
