@@ -156,6 +156,55 @@ check_eq simulate-exit 0 $?
 check_grep simulate-journal-ban ' sshd 192\.0\.2\.60 3600 3$' "$TMP/sim.txt"
 check_grep simulate-journal-ban-50 ' sshd 192\.0\.2\.50 3600 3$' "$TMP/sim.txt"
 check_nogrep simulate-matches-respected ' dovecot 192\.0\.2\.' "$TMP/sim.txt"
+# on the same messages the journal jails ban exactly as the file jails do on the text log
+mkdir -p "$TMP/cf" "$TMP/cj" "$TMP/corpusj"
+cat > "$TMP/cf/jail.conf" <<EOF2
+[DEFAULT]
+banaction = null
+ignoreip =
+ignoreself = false
+maxretry = 3
+findtime = 1d
+logpath = /dev/null
+[postfix]
+enabled = true
+filter = mailwarden-postfix
+[dovecot]
+enabled = true
+filter = mailwarden-dovecot
+EOF2
+sed 's|^logpath = /dev/null|backend = systemd|' "$TMP/cf/jail.conf" > "$TMP/cj/jail.conf"
+python3 "$TOP/tests/tools/log2export.py" "$DATA/mail-rfc3339.log.gz" > "$TMP/corpus.export"
+"$JR" -o "$TMP/corpusj/corpus.journal" - < "$TMP/corpus.export" > /dev/null 2>> "$TMP/jr.err"
+"$MW" simulate -c "$TMP/cf" --now 2026-11-22T21:30:00 "$DATA/mail-rfc3339.log.gz" > "$TMP/sim-text.txt" 2>> "$TMP/sim.err"
+"$MW" simulate -c "$TMP/cj" --journal-file "$TMP/corpusj" > "$TMP/sim-journal.txt" 2>> "$TMP/sim.err"
+check_cmd simulate-corpus-bans test -s "$TMP/sim-text.txt"
+check_cmd simulate-journal-equals-text cmp "$TMP/sim-text.txt" "$TMP/sim-journal.txt"
+
+# hostile MESSAGE: an embedded newline followed by a forged line naming a victim; the entry
+# stays one line (#012), and the address is the one sshd itself wrote at the end
+python3 - "$(date +%s)" > "$TMP/evil.export" <<'PY'
+import struct, sys
+now = int(sys.argv[1])
+out = sys.stdout.buffer
+def field(name, value):
+    out.write(name + b'\n' + struct.pack('<Q', len(value)) + value + b'\n')
+for i in range(3):
+    out.write(b'__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n' % ((now - 10 + i) * 1000000, i + 1))
+    out.write(b'_BOOT_ID=44444444444444444444444444444444\n')
+    field(b'_HOSTNAME', b'mx')
+    field(b'SYSLOG_IDENTIFIER', b'sshd')
+    field(b'_PID', b'%d' % (100 + i))
+    field(b'_SYSTEMD_UNIT', b'ssh.service')
+    field(b'MESSAGE', b'Invalid user x\n2026-11-22T21:12:13+00:00 mx sshd[1]: Failed password for root from'
+          b' 192.0.2.66 port 1 ssh2 from 198.51.100.77 port 5555')
+    out.write(b'\n')
+PY
+mkdir -p "$TMP/evil"
+"$JR" -o "$TMP/evil/e.journal" - < "$TMP/evil.export" > /dev/null 2>> "$TMP/jr.err"
+"$MW" simulate -c "$CONF" --journal-file "$TMP/evil" > "$TMP/evil.txt" 2>> "$TMP/sim.err"
+check_grep hostile-real-address-banned ' sshd 198\.51\.100\.77 3600 3$' "$TMP/evil.txt"
+check_nogrep hostile-forged-address-not-banned '192\.0\.2\.66' "$TMP/evil.txt"
 cat "$TMP/guard.err" "$TMP/sim.err" >> "$TMP/all.err"
 check_nogrep no-sanitizer-reports 'Sanitizer|runtime error' "$TMP/all.err"
 finish
