@@ -11,6 +11,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+/* After a burst this large (the read-back at start, a flood), the journal is reopened at the
+ * cursor: sd-journal keeps the file windows it mapped, which would stay in the daemon's RSS. */
+#define JF_REOPEN_AFTER 1000
+
 struct jreader {
     char *path;                 /* NULL: the system journal (owned) */
     char **jmatch;              /* borrowed from the first jail's conf (outlives the set) */
@@ -23,6 +27,7 @@ struct jreader {
     char *cursor;               /* of the last delivered entry (owned), NULL: none yet */
     bool dirty;                 /* cursor changed since the last save */
     bool warned;
+    bool quiet;                 /* a reopen after a burst: no log line */
     char *saved;                /* cursor from the database, until the journal opens */
 };
 
@@ -121,7 +126,7 @@ static bool reader_open(struct jfollow *jf, struct jreader *r, int64_t now)
     if (r->saved) {
         int k = journal_resume(s, r->saved);
         if (k == 1) {
-            msg_info("journal %s: resuming after the saved cursor", rname(r));
+            if (!r->quiet) msg_info("journal %s: resuming after the saved cursor", rname(r));
             from = 0;
         } else {
             uint64_t t = journal_cursor_usec(r->saved);
@@ -163,8 +168,22 @@ void jfollow_start(struct jfollow *jf, struct bandb *db, int64_t now)
 
 int jfollow_fd(const struct jfollow *jf) { return jf->n ? jf->ep : -1; }
 
+/* Close and open r again at its cursor (see JF_REOPEN_AFTER). */
+static void reader_reopen(struct jfollow *jf, struct jreader *r, int64_t now)
+{
+    journal_close(r->src);      /* closes its fd too, which leaves the epoll set */
+    r->src = NULL;
+    r->fd = -1;
+    free(r->saved);
+    r->saved = r->cursor;       /* reader_open takes it back as the cursor */
+    r->cursor = NULL;
+    r->quiet = true;
+    reader_open(jf, r, now);
+    r->quiet = false;
+}
+
 /* Deliver every new entry of r. */
-static void drain(struct jfollow *jf, struct jreader *r)
+static void drain(struct jfollow *jf, struct jreader *r, int64_t now)
 {
     char err[512];
     struct str line;
@@ -183,6 +202,7 @@ static void drain(struct jfollow *jf, struct jreader *r)
         free(r->cursor);
         r->cursor = c;
         r->dirty = true;
+        if (n >= JF_REOPEN_AFTER) reader_reopen(jf, r, now);
     }
 }
 
@@ -194,7 +214,7 @@ void jfollow_process(struct jfollow *jf, int64_t now)
     for (int i = 0; i < n; i++) {
         struct jreader *r = evs[i].data.ptr;
         if (journal_process(r->src) < 0) msg_warn_rl("journal-read", 10, "%s: cannot process changes", rname(r));
-        drain(jf, r);
+        drain(jf, r, now);
     }
 }
 
@@ -204,7 +224,7 @@ void jfollow_tick(struct jfollow *jf, int64_t now)
         struct jreader *r = jf->r[i];
         if (!r->src && (!jf->started || !reader_open(jf, r, now))) continue;
         journal_process(r->src);
-        drain(jf, r);
+        drain(jf, r, now);
     }
 }
 
