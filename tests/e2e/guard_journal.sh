@@ -118,6 +118,14 @@ check_cmd rotated-new-file-read wait_until 10000 failed_is dovecot 4
 # two failures of an address below maxretry: a restart that read them again would count them
 { sshfail 192.0.2.8; sshfail 192.0.2.8; } | journal "$JD/a.journal" $BOOT1
 check_cmd below-maxretry-read wait_until 10000 failed_is sshd 5
+# a burst of 1200 entries (distinct addresses): the reader reopens the journal at its cursor
+# after 1000 (sd-journal's mappings), losing and repeating none, and keeps following
+s=$(stamp)
+for i in $(seq 1 1200); do echo "$s mx sshd[$i]: Failed password for root from 10.9.$((i / 250)).$((i % 250 + 1)) port 4242 ssh2"; done |
+    journal "$JD/a.journal" $BOOT1
+check_cmd burst-read wait_until 20000 failed_is sshd 1205
+sshfail 192.0.2.9 | journal "$JD/a.journal" $BOOT1
+check_cmd after-reopen-followed wait_until 10000 failed_is sshd 1206
 stop
 check_grep cursor-saved 'journal:' <(sqlite3 "$DB" 'SELECT source FROM guard_journal' 2>/dev/null || python3 -c "
 import sqlite3, sys; print('\n'.join(r[0] for r in sqlite3.connect(sys.argv[1]).execute('SELECT source FROM guard_journal')))" "$DB")
