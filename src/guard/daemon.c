@@ -177,7 +177,8 @@ static void on_ban(void *ud, struct gjail *j, const struct ban *b)
     msg_info("[%s] Ban %s (%u failures, bantime %lld%s)", j->c->name, t, b->failures, (long long)b->bantime,
              b->count ? ", repeat offender" : "");
     txn(g);
-    if (g->db && bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0)
+    if (g->db && (bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0 ||
+                  (b->nmembers && bandb_ban_members(g->db, j->c->name, &b->target, b->members, b->nmembers) < 0)))
         msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
     g->dirty_bans = true;
     ban_op(g, j, b, g->now);
@@ -213,6 +214,15 @@ static long on_history(void *ud, const struct gjail *j, const struct cidr *t, bo
     return n;
 }
 
+static long on_recent(void *ud, const struct gjail *j, const struct cidr *t, int64_t since)
+{
+    struct guard *g = ud;
+    if (!g->db) return -1;
+    long n = bandb_ban_count_others(g->db, j->c->name, t, since);
+    if (n < 0) msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
+    return n;
+}
+
 static void on_unparsed(void *ud, struct str program)
 {
     struct guard *g = ud;
@@ -228,7 +238,11 @@ static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char 
     if (kind == ACT_NULL) a = action_null_new();
     else if (kind == ACT_COMMAND) a = action_cmd_new(&ja->cmd, err, sizeof err);
     else if (kind == ACT_IPSET) a = action_ipset_new(&g->conf->ipset, err, sizeof err);
-    else if (kind == ACT_FIREWALLD) a = action_firewalld_new(&g->conf->fwcmd, err, sizeof err);
+    else if (kind == ACT_FIREWALLD) {
+        struct fwcmd_conf fc = g->conf->fwcmd;
+        if (ja && ja->mode) fc.mode = ja->mode;     /* firewalld[mode=ipset] */
+        a = action_firewalld_new(&fc, err, sizeof err);
+    }
     else a = action_nft_new(g->conf->nft_table, err, sizeof err);
     if (!a) {
         msg_error("action %s: %s", key, err);
@@ -259,6 +273,7 @@ static void build_actions(struct guard *g)
             enum act_kind kind = g->o.null_actions ? ACT_NULL : ja->kind;
             char key[128];
             if (kind == ACT_COMMAND) snprintf(key, sizeof key, "command:%s:%zu", jc->name, k);
+            else if (kind == ACT_FIREWALLD && ja->mode) snprintf(key, sizeof key, "firewalld:%s", ja->mode);
             else snprintf(key, sizeof key, "%s", kind == ACT_NULL ? "null" : kind == ACT_IPSET ? "ipset" :
                           kind == ACT_FIREWALLD ? "firewalld" : "nftables");
             struct actinst *ai = inst_get(g, kind, key, ja);
@@ -587,7 +602,7 @@ static void restore_ban(void *ud, const struct bandb_ban *b)
     struct guard *g = ud;
     struct gjail *j = core_jail_by_name(g->core, b->jail);
     if (!j) return;                 /* jail no longer configured: its kernel timeout ends it */
-    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count);
+    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
     struct ban *x = bans_find(core_bans(g->core), (uint16_t)j->id, &b->target);
     if (x) ban_op(g, j, x, g->now);
 }
@@ -618,7 +633,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     struct guard_conf *nc = guard_conf_load(g->o.confdir, g->o.f2bdir, err, errlen);
     if (!nc) return -1;
     struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
-                          .on_unparsed = on_unparsed };
+                          .recent = on_recent, .on_unparsed = on_unparsed };
     struct core *ncore = core_new(nc, &cb, err, errlen);
     if (!ncore) {
         guard_conf_free(nc);
@@ -637,7 +652,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
         struct gjail *oj = core_jail(g->core, b->jail);
         struct gjail *nj = oj ? core_jail_by_name(ncore, oj->c->name) : NULL;
         if (nj) {
-            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count);
+            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
         } else {
             gone = xgrow(gone, &capgone, ngone + 1, sizeof *gone);
             gonej = xgrow(gonej, &capgj, ngone + 1, sizeof *gonej);
@@ -740,6 +755,48 @@ static char *jmatch_text(const struct jail_conf *c)
     return t;
 }
 
+/* Prefix bans with the members that caused them: a line after fail2ban's layout (text), or
+ * "banned_prefixes" (JSON). */
+static void status_prefixes(struct ban **bl, size_t nb, FILE *out, struct jw *w)
+{
+    if (w) {
+        jw_key(w, "banned_prefixes");
+        jw_arr(w);
+    } else {
+        fputs("   `- Banned prefixes:\t", out);
+    }
+    size_t shown = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const struct ban *b = bl[k];
+        if (!b->nmembers) continue;
+        char t[IPADDR_STRLEN + 8];
+        cidr_format(&b->target, t, sizeof t);
+        if (w) {
+            jw_obj(w);
+            jw_key(w, "prefix");
+            jw_cstr(w, t);
+            jw_key(w, "members");
+            jw_arr(w);
+        } else {
+            fprintf(out, "%s%s (", shown ? " " : "", t);
+        }
+        for (size_t i = 0; i < b->nmembers; i++) {
+            fmt_target(&b->members[i], t, sizeof t);
+            if (w) jw_cstr(w, t);
+            else fprintf(out, "%s%s", i ? ", " : "", t);
+        }
+        if (w) {
+            jw_arr_end(w);
+            jw_obj_end(w);
+        } else {
+            fputc(')', out);
+        }
+        shown++;
+    }
+    if (w) jw_arr_end(w);
+    else fputc('\n', out);
+}
+
 static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
 {
     size_t nb;
@@ -779,6 +836,7 @@ static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
         jw_cstr(w, t);
     }
     jw_arr_end(w);
+    status_prefixes(bl, nb, NULL, w);
     jw_obj_end(w);
     jw_obj_end(w);
     free(bl);
@@ -810,6 +868,7 @@ static void status_jail(struct guard *g, struct gjail *j, FILE *out)
         fprintf(out, "%s%s", k ? " " : "", t);
     }
     fputc('\n', out);
+    if (j->c->pfx.on) status_prefixes(bl, nb, out, NULL);
     free(bl);
 }
 
@@ -956,6 +1015,16 @@ static int cmd_banned(struct guard *g, int argc, char **argv, FILE *out)
             jw_key(&w, "end"); if (b->end == BAN_PERMANENT) jw_null(&w); else jw_int(&w, b->end);
             jw_key(&w, "failures"); jw_uint(&w, b->failures);
             jw_key(&w, "count"); jw_uint(&w, b->count);
+            if (b->nmembers) {
+                jw_key(&w, "members");
+                jw_arr(&w);
+                for (size_t i = 0; i < b->nmembers; i++) {
+                    char m[IPADDR_STRLEN + 8];
+                    fmt_target(&b->members[i], m, sizeof m);
+                    jw_cstr(&w, m);
+                }
+                jw_arr_end(&w);
+            }
             jw_obj_end(&w);
         } else {
             mwtime_human(b->start, s1, sizeof s1);
@@ -1223,7 +1292,7 @@ int guard_run(const struct guard_opts *o)
     }
     for (size_t i = 0; i < g->conf->nwarnings; i++) msg_warn("%s", g->conf->warnings[i]);
     struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
-                          .on_unparsed = on_unparsed };
+                          .recent = on_recent, .on_unparsed = on_unparsed };
     g->core = core_new(g->conf, &cb, err, sizeof err);
     if (!g->core) {
         msg_error("configuration: %s", err);

@@ -55,7 +55,11 @@ static const char *const migrations[] = {
     "CREATE TABLE guard_blocks ("
     "  cidr TEXT PRIMARY KEY, added INTEGER NOT NULL, comment TEXT"
     ");",
-    /* 2 -> 3: journal cursors of the guard's systemd-journal jails (guard/jfollow.h) */
+    /* 2 -> 3: prefix bans keep the member bans that caused them (canonical addresses or
+     * CIDRs, space separated); recidive counts recent bans of a target across jails */
+    ("ALTER TABLE guard_bans ADD COLUMN members TEXT;"
+     "CREATE INDEX guard_bans_recent ON guard_bans (ip, prefix, time_of_ban);"),
+    /* 3 -> 4: journal cursors of the guard's systemd-journal jails (guard/jfollow.h) */
     "CREATE TABLE guard_journal ("
     "  source TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER"
     ");",

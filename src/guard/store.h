@@ -27,7 +27,11 @@
  *   guard_logpos(path, dev, ino, pos, hash, updated)   followed-file positions
  *   guard_blocks(cidr, added, comment)                 the permanent block list
  *
- * Version 3 (the guard's journal source, guard/jfollow.h):
+ * Version 3 (prefix escalation, recidive):
+ *   guard_bans.members   the member bans that caused a prefix ban (text, space separated)
+ *   index guard_bans_recent (ip, prefix, time_of_ban)  recent bans of a target, all jails
+ *
+ * Version 4 (the guard's journal source, guard/jfollow.h):
  *   guard_journal(source, cursor, updated)   last processed entry per journal source
  *
  * All SQL text is constant; data is always bound (sqlite3_bind_*), never pasted in.

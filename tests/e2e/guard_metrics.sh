@@ -168,11 +168,12 @@ PY
 else
     skip python-client-parser "python3-prometheus-client not installed"
 fi
+# promtool is an extra lint where the admin's machine has it (Debian's prometheus package
+# starts a server on install, so the test set-up does not pull it in); the two parsers above
+# are the checks that always run.
 if command -v promtool >/dev/null 2>&1; then
     if promtool check metrics < "$S" > "$TMP/promtool.out" 2>&1; then pass promtool-lint
     else fail promtool-lint "$(head -3 "$TMP/promtool.out")"; fi
-else
-    skip promtool-lint "promtool (Debian package prometheus) not installed"
 fi
 
 # HTTP: a second client, headers, status codes
