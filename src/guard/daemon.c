@@ -7,6 +7,7 @@
 #include "guard/follow.h"
 #include "guard/jfollow.h"
 #include "guard/jailconf.h"
+#include "guard/privsep.h"
 #include "guard/metrics.h"
 #include "guard/metrics_http.h"
 #include "guard/store.h"
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +96,7 @@ struct guard {
     bool stop;
     int64_t now, last_pos_save, last_tick;
     bool in_txn, dirty_bans;
+    struct privsep *ps;         /* the firewall helper's link under privilege separation */
     struct gmetrics *gm;        /* metrics: kept across reloads (counters stay monotonic) */
     struct mhttp *http;         /* metrics_listen, NULL when off */
     struct buf mtext;           /* textfile and `metrics` command rendering */
@@ -235,7 +238,8 @@ static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char 
         if (!strcmp(g->acts[i].key, key)) return &g->acts[i];
     char err[512];
     struct action *a = NULL;
-    if (kind == ACT_NULL) a = action_null_new();
+    if (g->ps) a = privsep_action_new(g->ps, key);     /* the helper owns the real backend */
+    else if (kind == ACT_NULL) a = action_null_new();
     else if (kind == ACT_COMMAND) a = action_cmd_new(&ja->cmd, err, sizeof err);
     else if (kind == ACT_IPSET) a = action_ipset_new(&g->conf->ipset, err, sizeof err);
     else if (kind == ACT_FIREWALLD) {
@@ -628,7 +632,26 @@ static void reapply_bans(struct guard *g)
 
 /* ---- reload ---- */
 
+static int do_reload_conf(struct guard *g, char *err, size_t errlen);
+
+static void notify_status(struct guard *g)
+{
+    sd_notifyf(0, "READY=1\nSTATUS=%zu jail(s), %zu ban(s), %zu block(s)%s", core_njails(g->core),
+               bans_count(core_bans(g->core)), g->nblocks, g->ps ? ", privilege separation" : "");
+}
+
 static int do_reload(struct guard *g, char *err, size_t errlen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
+               (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u);
+    int r = do_reload_conf(g, err, errlen);
+    notify_status(g);
+    return r;
+}
+
+static int do_reload_conf(struct guard *g, char *err, size_t errlen)
 {
     struct guard_conf *nc = guard_conf_load(g->o.confdir, g->o.f2bdir, err, errlen);
     if (!nc) return -1;
@@ -669,6 +692,9 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     commit(g);
     free_follow(g);
     free_actions(g);
+    char perr[512];
+    if (g->ps && privsep_reload(g->ps, perr, sizeof perr) < 0)
+        msg_warn("reload: privileged helper: %s", perr);
     gmetrics_retire(g->gm, g->core);
     core_free(g->core);
     if ((nc->metrics_listen == NULL) != (g->conf->metrics_listen == NULL) ||
@@ -1278,6 +1304,20 @@ static int daemonize(void)
     return 0;
 }
 
+/* undo what guard_run did before privilege separation failed to start */
+static void start_failed(struct guard *g)
+{
+    close(g->lsock);
+    unlink(g->sockpath);
+    core_free(g->core);
+    guard_conf_free(g->conf);
+    free(g->sockpath);
+    close(g->sfd);
+    close(g->ep);
+    gmetrics_free(g->gm);
+    buf_free(&g->mtext);
+}
+
 int guard_run(const struct guard_opts *o)
 {
     struct guard G, *g = &G;
@@ -1324,10 +1364,24 @@ int guard_run(const struct guard_opts *o)
     g->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
     g->ep = epoll_create1(EPOLL_CLOEXEC);
 
+    /* least privilege: fork the firewall helper, open what needs root, then drop it */
+    if (privsep_begin(g->conf, o->null_actions, g->sockpath, &g->ps, err, sizeof err) < 0) {
+        msg_error("%s", err);
+        start_failed(g);
+        return EXIT_FAIL;
+    }
     const char *dbpath = o->db ? o->db : g->conf->dbfile;
     g->db = bandb_open(dbpath, err, sizeof err);
     if (!g->db) msg_error("database %s: %s (bans are not persisted until it opens)", dbpath, err);
     logins_live_start(g);
+    if (g->ps && privsep_enter(g->ps, dbpath, err, sizeof err) < 0) {
+        msg_error("privsep: %s", err);
+        logins_live_stop(g);
+        bandb_close(g->db);
+        privsep_free(g->ps);
+        start_failed(g);
+        return EXIT_FAIL;
+    }
 
     g->now = wall();
     build_actions(g);
@@ -1348,6 +1402,7 @@ int guard_run(const struct guard_opts *o)
     msg_info("started: %zu jail(s), %zu file(s), %zu journal(s), %zu ban(s) restored, %zu block(s)",
              core_njails(g->core), follow_count(g->fw), jfollow_count(g->jf), restored, g->nblocks);
     malloc_trim(0);                     /* give back what loading the configuration used */
+    notify_status(g);
 
     struct epoll_event ev = { .events = EPOLLIN };
     ev.data.u32 = 2;
@@ -1427,7 +1482,15 @@ int guard_run(const struct guard_opts *o)
         if (g->now - g->lg.last_flush >= 5) logins_live_flush(g);
         g->dirty_bans = false;
         run_actions(g, g->now);
+        if (privsep_dead(g->ps)) {
+            /* no firewall without the helper, and no privileges to start another: stop so
+             * that the service manager restarts the daemon */
+            msg_error("privsep: the firewall helper is gone; stopping");
+            g->stop = true;
+            exit_code = EXIT_FAIL;
+        }
     }
+    sd_notify(0, "STOPPING=1");
 
     /* stop */
     save_positions(g);
@@ -1466,9 +1529,10 @@ int guard_run(const struct guard_opts *o)
     write_textfile(g);                  /* the final counts */
     mhttp_stop(g->http);
     close(g->lsock);
-    unlink(g->sockpath);
+    unlink(g->sockpath);                /* under privsep the helper does it when it ends */
     free_follow(g);
     free_actions(g);
+    privsep_free(g->ps);
     core_free(g->core);
     guard_conf_free(g->conf);
     bandb_close(g->db);

@@ -96,9 +96,11 @@ static const struct copt daemon_opts[] = {
     { "metrics_interval", "15", CT_DUR, 1, 86400, "seconds between two writes of metrics_textfile" },
     { "metrics_listen", NULL, CT_STR, 0, 0, "serve /metrics on ADDRESS:PORT (127.0.0.1:9746, [::1]:9746)" },
     { "metrics_listen_any", "false", CT_BOOL, 0, 0, "allow a non-loopback metrics_listen address" },
+    { "privsep", "auto", CT_STR, 0, 0, "privilege separation: yes, no, auto (yes when started as root and the logs are readable by `user`)" },
+    { "user", "mailwarden", CT_STR, 0, 0, "unprivileged user of the parsing process (nobody when absent; groups adm, systemd-journal added)" },
 };
 enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_IPSET, D_IPT, D_IP6T,
-       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MTEXT, D_MINT, D_MLISTEN, D_MANY, D_MAX };
+       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MTEXT, D_MINT, D_MLISTEN, D_MANY, D_PRIVSEP, D_USER, D_MAX };
 
 static void warn(struct guard_conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct guard_conf *c, const char *fmt, ...)
@@ -760,6 +762,15 @@ struct guard_conf *guard_conf_load(const char *dir, const char *f2bdir, char *er
         gc->socket = dv[D_SOCKET].s; dv[D_SOCKET].s = NULL;
         gc->logtarget = dv[D_LOGTARGET].s; dv[D_LOGTARGET].s = NULL;
         gc->nft_table = dv[D_TABLE].s; dv[D_TABLE].s = NULL;
+        gc->user = dv[D_USER].s; dv[D_USER].s = NULL;
+        const char *ps = dv[D_PRIVSEP].s ? dv[D_PRIVSEP].s : "auto";
+        bool psb;
+        if (!strcasecmp(ps, "auto")) gc->privsep = -1;
+        else if (parse_bool(ps, &psb)) gc->privsep = psb;
+        else {
+            snprintf(err, errlen, "mailwarden.conf: privsep = %s: yes, no or auto", ps);
+            bad = true;
+        }
         gc->maxentries = (size_t)dv[D_MAXENT].i;
         gc->maxbans = (size_t)dv[D_MAXBANS].i;
         gc->unban_on_stop = dv[D_UNBAN].b;
@@ -839,6 +850,7 @@ void guard_conf_free(struct guard_conf *c)
     free(c->nft_table);
     free(c->metrics_textfile);
     free(c->metrics_listen);
+    free(c->user);
     free((char *)c->ipset.ipset); free((char *)c->ipset.iptables); free((char *)c->ipset.ip6tables);
     free((char *)c->ipset.chain); free((char *)c->ipset.blocktype);
     free((char *)c->fwcmd.cmd); free((char *)c->fwcmd.zone); free((char *)c->fwcmd.blocktype);

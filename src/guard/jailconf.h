@@ -95,6 +95,8 @@ struct guard_conf {
     int metrics_interval;      /* seconds */
     char *metrics_listen;      /* NULL: no listener; checked (loopback unless _any) at load */
     bool metrics_listen_any;
+    int privsep;               /* 1 yes, 0 no, -1 auto (yes when root and the logs allow it) */
+    char *user;                /* unprivileged user under privsep */
     struct ipset_conf ipset;   /* ipset/iptables action (strings owned) */
     struct fwcmd_conf fwcmd;   /* firewalld action (strings owned) */
     struct jail_conf *jails;   /* enabled jails, in section order */

@@ -157,6 +157,34 @@ check_grep vacuum-warning 'saved cursor is no longer in the journal' "$TMP/guard
 check_eq vacuum-not-before-cursor 2 "$(field sshd 'Total failed')"
 stop
 
+# least privilege: with privsep = yes the parsing process (not root) reads the journal files
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+    chmod 755 "$TMP"; PJ=$TMP/pjournal; PC=$TMP/pconf; mkdir -p "$PJ" "$PC"; chmod 755 "$PJ"
+    { sshfail 192.0.2.70; sshfail 192.0.2.70; } | journal "$PJ/p.journal" $BOOT3
+    chmod 644 "$PJ/p.journal"
+    printf '[Definition]\ndbfile = %s\nsocket = %s\nlogtarget = STDERR\nprivsep = yes\nuser = nobody\n' \
+        "$TMP/p.db" "$TMP/p.sock" > "$PC/mailwarden.conf"
+    printf '[DEFAULT]\nbanaction = null\nmaxretry = 3\nfindtime = 10m\n[sshd]\nenabled = true\n%s\n%s\n%s\n' \
+        'filter = mailwarden-sshd' 'backend = systemd' "journal_path = $PJ" > "$PC/jail.conf"
+    pcli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/p.sock" "$@"; }
+    "$MW" guard -c "$PC" --foreground 2>>"$TMP/guard.err" &
+    DPID=$!
+    wait_until 10000 pcli ping >/dev/null 2>&1
+    check_cmd privsep-daemon-up pcli ping
+    check_eq privsep-parser-not-root 1 "$(awk '$1 == "Uid:" { print ($2 != 0) }' /proc/$DPID/status)"
+    check_cmd privsep-journal-read wait_until 10000 eval '[ "$(pcli status sshd | awk -F"\t" "/Total failed/ { print \$NF }")" = 2 ]'
+    sshfail 192.0.2.70 | journal "$PJ/p.journal" $BOOT3
+    check_cmd privsep-journal-bans wait_until 10000 eval 'pcli banned sshd | grep -q "	192.0.2.70	"'
+    pcli stop > /dev/null 2>&1; wait "$DPID" 2>/dev/null; DPID=
+    # a journal the user cannot read: privsep = yes refuses to start and names it
+    chmod 700 "$PJ"
+    "$MW" guard -c "$PC" --foreground > /dev/null 2> "$TMP/p.err"
+    check_eq privsep-unreadable-journal-exit 1 $?
+    check_grep privsep-unreadable-journal-named "not readable by user nobody .*pjournal" "$TMP/p.err"
+else
+    skip privsep "needs root and the user nobody"
+fi
+
 # simulate replays the journal files through the jails with their matches
 { sshfail 192.0.2.60 50; sshfail 192.0.2.60 40; sshfail 192.0.2.60 30; } | journal "$JD/c.journal" $BOOT3
 "$MW" simulate -c "$CONF" --journal-file "$JD" > "$TMP/sim.txt" 2> "$TMP/sim.err"
