@@ -51,10 +51,41 @@ static inline bool fraction(const char *p, size_t n, size_t *i, int32_t *usec)
     return true;
 }
 
+/* Seconds, optional fraction and the space after "Mon DD HH:MM" of the cached minute. */
+static size_t stamp_cached(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h)
+{
+    int ss = dig2(p + 13);
+    if (p[12] != ':' || ss < 0 || ss > 60) return 0;
+    size_t i = 15;
+    if (!fraction(p, n, &i, &h->usec)) return 0;
+    if (i >= n || p[i] != ' ') return 0;
+    h->fmt = h->usec < 0 ? SYSLOG_RFC3164 : SYSLOG_PRECISE;
+    h->lz_mon = 0;
+    h->t = ctx->mbase + ss;
+    return i + 1;
+}
+
+/* Remember a validated "Mon DD HH:MM" (the two-digit or space-padded day layout) when the
+ * year rule and the zone give every second of that minute the same year and offset. */
+static void stamp_remember(struct syslog_ctx *ctx, const char *p, int mon, int d, int hh, int mm)
+{
+    int64_t t0 = mwtime_yearless(&ctx->tc, mon, d, hh, mm, 0, ctx->ref);
+    int64_t t60 = mwtime_yearless(&ctx->tc, mon, d, hh, mm, 60, ctx->ref);
+    if (t60 != t0 + 60) {
+        ctx->mkey[0] = 0;
+        return;
+    }
+    memcpy(ctx->mkey, p, sizeof ctx->mkey);
+    ctx->mbase = t0;
+    ctx->mref = ctx->ref;
+}
+
 /* "Mon DD HH:MM:SS[.frac] " -> returns offset of the host, or 0. */
 static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h, bool lazy)
 {
     if (n < 16 || p[3] != ' ') return 0;
+    if (ctx->mkey[0] && ctx->mref == ctx->ref && memcmp(p, ctx->mkey, sizeof ctx->mkey) == 0)
+        return stamp_cached(ctx, p, n, h);
     int mon = mwtime_month(str_make(p, 3));
     if (!mon) return 0;
     int d;
@@ -74,6 +105,7 @@ static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct
     int hh, mm, ss;
     if (n - i < 9 || !hms(p + i, &hh, &mm, &ss)) return 0;
     i += 8;
+    if (i == 15) stamp_remember(ctx, p, mon, d, hh, mm);   /* "Mon DD HH:MM:SS": SS at 13 */
     if (!fraction(p, n, &i, &h->usec)) return 0;
     if (i >= n || p[i] != ' ') return 0;
     h->fmt = h->usec < 0 ? SYSLOG_RFC3164 : SYSLOG_PRECISE;
