@@ -24,15 +24,31 @@ ptrdiff_t str_find(struct str hay, const char *needle, size_t nlen)
 #ifdef __SSE2__
     const __m128i f = _mm_set1_epi8(needle[0]), l = _mm_set1_epi8(needle[nlen - 1]);
     /* candidates i..i+15 are all <= last, so both loads stay inside hay */
-    for (; i + 15 <= last; i += 16) {
+    for (;;) {
+        if (i + 15 > last) {
+            /* the rest: one last block ending at `last`, overlapping positions already
+             * checked (masked off), when the haystack is long enough for one */
+            if (i > last || last < 15) break;
+            size_t seen = i - (last - 15);
+            i = last - 15;
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nlen - 1));
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+            m &= ~((1u << seen) - 1);
+            for (; m; m &= m - 1) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                if (memcmp(h + i + k + 1, needle + 1, nlen - 2) == 0) return (ptrdiff_t)(i + k);
+            }
+            return -1;
+        }
         __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
         __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nlen - 1));
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
-        while (m) {
+        for (; m; m &= m - 1) {
             unsigned k = (unsigned)__builtin_ctz(m);
             if (memcmp(h + i + k + 1, needle + 1, nlen - 2) == 0) return (ptrdiff_t)(i + k);
-            m &= m - 1;
         }
+        i += 16;
     }
 #endif
     for (; i <= last; i++)
