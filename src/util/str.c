@@ -66,7 +66,7 @@ ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen)
         const char *c = memrchr(hay.p, needle[0], end);
         if (!c) return -1;
         size_t i = (size_t)(c - hay.p);
-        if (memcmp(c, needle, nlen) == 0) return (ptrdiff_t)i;
+        if (c[nlen - 1] == needle[nlen - 1] && memcmp(c, needle, nlen) == 0) return (ptrdiff_t)i;
         end = i;
     }
     return -1;

@@ -31,7 +31,7 @@ static void t_str(void)
     CHECK(str_eqi(STR_LIT("HeLLo"), "hello"));
 }
 
-/* str_find's SIMD filter against a naive search: every needle length 1..20, matches at
+/* str_find's SIMD filter (and str_rfind) against a naive search: every needle length 1..20, matches at
  * each alignment, near the end (the scalar tail), repeated first/last bytes, NULs. The
  * haystack is an exact-size heap copy, so ASan sees any read past its end. */
 static ptrdiff_t naive_find(const char *h, size_t hl, const char *n, size_t nl)
@@ -54,6 +54,10 @@ static void t_str_find(void)
         if (hl >= nl && rand_r(&seed) % 2) memcpy(h + rand_r(&seed) % (hl - nl + 1), n, nl);
         ptrdiff_t want = naive_find(h, hl, n, nl), got = str_find(str_make(h, hl), n, nl);
         if (got != want) { bad++; CHECK_INT(got, want); }
+        ptrdiff_t rwant = -1;
+        for (size_t i = 0; i + nl <= hl; i++) if (memcmp(h + i, n, nl) == 0) rwant = (ptrdiff_t)i;
+        got = str_rfind(str_make(h, hl), n, nl);
+        if (got != rwant) { bad++; CHECK_INT(got, rwant); }
         free(h);
     }
     CHECK_INT(str_findc(STR_LIT("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx, status=deferred (x"), ", status=deferred ("), 37);
