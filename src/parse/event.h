@@ -130,6 +130,9 @@ static inline bool ev_wanted(const struct parse_opts *o, enum ev_kind k)
 /* Parse one line. Always fills ev (EV_UNPARSED when the envelope is not syslog). With
  * opt->kinds set, events of other kinds have ev->h.t == 0 and no fields (not computed). */
 void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str line, struct event *ev);
+/* parse_line() for a line whose envelope h (from syslog_parse_lazy) is already parsed. */
+void parse_envelope_message(struct syslog_ctx *ctx, const struct parse_opts *opt,
+                            const struct syslog_hdr *h, struct event *ev);
 /* Parse the message part of an envelope already in ev->h (used by the journal source). */
 void parse_message(const struct parse_opts *opt, struct event *ev);
 

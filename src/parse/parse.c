@@ -56,3 +56,13 @@ void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str
     /* the epoch only for events someone wants (it is the costly part of the envelope) */
     if (ev_wanted(opt, ev->kind)) syslog_time(ctx, &ev->h);
 }
+
+void parse_envelope_message(struct syslog_ctx *ctx, const struct parse_opts *opt,
+                            const struct syslog_hdr *h, struct event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->port = -1;
+    ev->h = *h;
+    parse_message(opt, ev);
+    if (ev_wanted(opt, ev->kind)) syslog_time(ctx, &ev->h);
+}
