@@ -244,6 +244,34 @@ struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *er
     return f;
 }
 
+bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds)
+{
+    if (!f || f->ops != &bf_ops) return false;
+    const struct bf *b = f->st;
+    uint64_t k = 0;
+    switch (b->kind) {
+    case BF_POSTFIX:
+        *src = SRC_POSTFIX;
+        if (b->mask & M_SASL) k |= EV_BIT(EV_SASL_FAIL);
+        if (b->mask & M_REJECT) k |= EV_BIT(EV_REJECT);
+        if (b->mask & M_DDOS)
+            k |= EV_BIT(EV_PREGREET) | EV_BIT(EV_NONSMTP) | EV_BIT(EV_TOO_MANY_ERRORS) | EV_BIT(EV_LOST_CONN);
+        break;
+    case BF_DOVECOT:
+        *src = SRC_DOVECOT;
+        k = EV_BIT(EV_DV_AUTH_FAIL) | EV_BIT(EV_DV_LOGIN_FAIL) | EV_BIT(EV_DV_LOGIN);   /* login: state */
+        if (b->mask & M_NOAUTH) k |= EV_BIT(EV_DV_NO_AUTH);
+        break;
+    case BF_SSHD:
+        *src = SRC_SSHD;
+        k = EV_BIT(EV_SSH_INVALID_USER) | EV_BIT(EV_SSH_FAIL);
+        if (b->mask & M_PREAUTH) k |= EV_BIT(EV_SSH_PREAUTH) | EV_BIT(EV_SSH_MAXAUTH);
+        break;
+    }
+    *kinds = k;
+    return true;
+}
+
 void jfilter_free(struct jfilter *f)
 {
     if (!f) return;

@@ -1814,7 +1814,7 @@ static void f2b_close(struct filter *f)
     free(ff);
 }
 
-static const struct filter_ops f2b_ops = { "fail2ban", f2b_feed, f2b_close };
+static const struct filter_ops f2b_ops = { "fail2ban", f2b_feed, f2b_close, NULL, NULL };
 
 struct filter *f2b_filter_open(const char *spec, const struct f2b_load *o, int64_t now,
                                char *err, size_t errlen)

@@ -177,7 +177,7 @@ static bool parse_mail_process(struct str proc, struct str m, struct event *ev)
 
 bool parse_dovecot(const struct parse_opts *opt, struct event *ev)
 {
-    if (!str_eqc(ev->h.prog, "dovecot") && !str_startswith(ev->h.prog, "dovecot")) return false;
+    if (!parse_prog_may_be(SRC_DOVECOT, ev->h.prog)) return false;
     ev->src = SRC_DOVECOT;
     ev->kind = EV_OTHER;
     struct str m = ev->h.msg;

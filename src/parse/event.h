@@ -132,6 +132,10 @@ static inline bool ev_wanted(const struct parse_opts *o, enum ev_kind k)
 void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str line, struct event *ev);
 /* Parse the message part of an envelope already in ev->h (used by the journal source). */
 void parse_message(const struct parse_opts *opt, struct event *ev);
+/* A cheap necessary condition on the envelope's program name alone: can parse_message()
+ * give a line of program prog the source src (SRC_POSTFIX, SRC_DOVECOT, SRC_SSHD)? Lets a
+ * consumer interested in one daemon skip the other lines unparsed. */
+bool parse_prog_may_be(enum ev_src src, struct str prog);
 
 /* Sub-parsers (parse_message dispatches); exposed for tests and the built-in filters. */
 bool parse_postfix(const struct parse_opts *opt, struct event *ev);

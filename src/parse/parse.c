@@ -29,6 +29,16 @@ const char *ev_kind_name(enum ev_kind k)
     return (k < EV_KIND_MAX && kind_names[k]) ? kind_names[k] : "?";
 }
 
+bool parse_prog_may_be(enum ev_src src, struct str prog)
+{
+    switch (src) {
+    case SRC_POSTFIX: return str_rchr(prog, '/') > 0;          /* parse_postfix: "inst/daemon" */
+    case SRC_DOVECOT: return str_startswith(prog, "dovecot");  /* parse_dovecot */
+    case SRC_SSHD: return str_eqc(prog, "sshd") || str_eqc(prog, "sshd-session");
+    default: return true;
+    }
+}
+
 void parse_message(const struct parse_opts *opt, struct event *ev)
 {
     ev->src = SRC_OTHER;

@@ -52,7 +52,7 @@ static bool user_from(struct str r, struct event *ev)
 bool parse_sshd(const struct parse_opts *opt, struct event *ev)
 {
     (void)opt;
-    if (!str_eqc(ev->h.prog, "sshd") && !str_eqc(ev->h.prog, "sshd-session")) return false;
+    if (!parse_prog_may_be(SRC_SSHD, ev->h.prog)) return false;
     ev->src = SRC_SSHD;
     ev->service = STR_LIT("sshd");
     ev->kind = EV_OTHER;
