@@ -779,7 +779,7 @@ static int run(int argc, char **argv)
         }
     } else {
         struct f2b_load lo = { dirs, ndirs, &fopts, datepattern, maxlines, usedns, journal ? "journal" : "file",
-                               tz, journal };
+                               tz, journal, false };
         struct f2b_def *d = NULL;
         if (f2b_def_load(&d, spec, ignore, &lo, err, sizeof err) < 0) {
             msg_error("%s", err);
