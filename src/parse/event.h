@@ -72,12 +72,14 @@ enum ev_kind {
     EV_DV_LOGOUT,         /* imap|pop3(user)...: Disconnected: Logged out ... */
     /* sshd */
     EV_SSH_FAIL,          /* Failed password|publickey|keyboard-interactive/pam for [invalid user] U from IP port N ssh2 */
-    EV_SSH_INVALID_USER,  /* Invalid user U from IP port N */
+    EV_SSH_INVALID_USER,  /* Invalid user U from IP port N; Illegal user U from IP (old);
+                             User U from IP not allowed because ... (AllowUsers/DenyGroups...) */
     EV_SSH_ACCEPTED,      /* Accepted password|publickey for U from IP port N ssh2 */
     EV_SSH_PREAUTH,       /* Connection closed|reset by [invalid|authenticating user U] IP port N [preauth],
                              Disconnected from ..., Did not receive identification string from IP,
                              banner exchange / kex errors from IP */
     EV_SSH_MAXAUTH,       /* maximum authentication attempts exceeded for ... from IP port N ssh2 */
+    EV_SSH_PAM_FAIL,      /* error: PAM: Authentication failure for [illegal user ]U from IP */
     EV_KIND_MAX
 };
 _Static_assert(EV_KIND_MAX <= 64, "event kinds must fit a 64-bit interest mask");

@@ -172,8 +172,160 @@ static void t_known_forms(void)
     HOSTS("mailwarden-postfix", NULL, "Nov 16 21:00:01 mail sshd[5]: Failed password for root from 192.0.2.7 port 2222 ssh2", "");
 }
 
+#define D "Nov 16 21:00:01 mail "
+#define DV "mailwarden-dovecot"
+#define SSH "mailwarden-sshd"
+
+static void t_dovecot_forms(void)
+{
+    /* Dovecot 2.3 auth-worker lines with the worker connection first */
+    HOSTS(DV, NULL, D "dovecot: auth-worker(5787): conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: pam(webapps,192.0.2.7): unknown user",
+          "1 192.0.2.7 1 webapps;");
+    HOSTS(DV, NULL, D "dovecot: auth-worker(3270): Info: conn unix:auth-worker (uid=143): auth-worker<128>: sql(u@example.com,192.0.2.8,<Yx7+W8+Io>): Password mismatch",
+          "1 192.0.2.8 1 u@example.com;");
+    HOSTS(DV, NULL, D "dovecot[442]: dovecot: auth(default): pam(account@example.com,192.0.2.9): pam_authenticate() failed: User not known to the underlying authentication module: 2 Time(s)",
+          "1 192.0.2.9 1 account@example.com;");
+    /* PAM's own line for Dovecot's service, under the programs it is logged with */
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=informix rhost=80.255.3.104",
+          "1 80.255.3.104 1 informix;");
+    HOSTS(DV, NULL, D "dovecot-auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=root rhost=176.61.140.225  user=root",
+          "1 176.61.140.225 1 root;");
+    HOSTS(DV, NULL, D "dovecot: auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=web rhost=2001:db8::5",
+          "1 2001:db8::5 1 web;");
+    HOSTS(DV, NULL, D "auth: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1", "");
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): check pass; user unknown", "");
+    /* credentials refused by policy and by the proxy's backend */
+    HOSTS(DV, NULL, D "dovecot: pop3-login: Aborted login (tried to use disabled plaintext auth): rip=190.210.136.21, lip=113.212.99.193",
+          "1 190.210.136.21 1 none;");
+    HOSTS(DV, NULL, D "dovecot: imap-login: Disconnected: Too many invalid commands (tried to use disallowed plaintext auth): user=<test>, rip=192.0.2.1, lip=192.168.1.1, session=<S5dIdTFCDKUWWMbU>",
+          "1 192.0.2.1 1 test;");
+    HOSTS(DV, NULL, D "dovecot: imap-login: Disconnected (proxy dest auth failed): user=<r@example.com>, method=PLAIN, rip=192.0.2.4, lip=192.168.1.2, session=<NTI4FiZxcQCSud4G>",
+          "1 192.0.2.4 1 r@example.com;");
+    HOSTS(DV, NULL, D "dovecot: imap-login: Info: Aborted login (auth failed, 2 attempts in 4 secs): user=<a>, method=PLAIN, rip=192.0.2.3, lip=10.0.0.1, TLS",
+          "1 192.0.2.3 2 a;");
+}
+
+static void t_dovecot_injection(void)
+{
+    /* pam_unix: ruser and user are the attacker's login name on both sides of rhost= */
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=1.2.3.4 rhost=192.0.43.10",
+          "1 192.0.43.10 1 rhost=1.2.3.4;");
+    /* reads as (x rhost=6.6.6.6 | 192.0.2.9 | user) or (... user=x | 6.6.6.6 | no user, as
+     * pam_unix writes for unknown users): ambiguous, so no host at all */
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=x rhost=6.6.6.6 rhost=192.0.2.9 user=x rhost=6.6.6.6",
+          "");
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=6.6.6.6 user=a rhost=192.0.2.9 user=a rhost=6.6.6.6 user=a",
+          "1 192.0.2.9 1 a rhost=6.6.6.6 user=a;");
+    /* ambiguous (the names differ): nothing rather than a guess */
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=x rhost=6.6.6.6 rhost=192.0.2.9 user=y", "");
+    HOSTS(DV, NULL, D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=x rhost=6.6.6.6#012 rhost=host.example", "");
+    /* auth-worker: the user comes first, the address is the right end */
+    HOSTS(DV, NULL, D "dovecot: auth-worker(1): conn unix:auth-worker (uid=143): auth-worker<2>: sql(x,6.6.6.6,[6.6.6.7] from 6.6.6.8,192.0.2.7): Password mismatch",
+          "1 192.0.2.7 1 x,6.6.6.6,[6.6.6.7] from 6.6.6.8;");
+    HOSTS(DV, NULL, D "dovecot: auth-worker(1): conn unix:auth-worker (uid=143): auth-worker<2>: pam(x#012Nov 16 mail dovecot: auth: pam(y,6.6.6.6): unknown user,192.0.2.7): unknown user",
+          "1 192.0.2.7 1 x#012Nov 16 mail dovecot: auth: pam(y,6.6.6.6): unknown user;");
+    /* login lines: only the last rip= counts; a user name cannot fake the first-field form */
+    HOSTS(DV, NULL, D "dovecot: imap-login: Disconnected (tried to use disallowed plaintext auth): user=<a): rip=6.6.6.6>, rip=192.0.2.1, lip=10.0.0.1",
+          "1 192.0.2.1 1 a): rip=6.6.6.6;");
+    HOSTS(DV, NULL, D "dovecot: imap-login: Disconnected (no auth attempts): user=<(tried to use disallowed plaintext auth): rip=6.6.6.6>, rip=192.0.2.2, lip=10.0.0.1", "");
+}
+
+static void t_dovecot_counting(void)
+{
+    char *r;
+    /* PAM's line, Dovecot's pam(...) line and the login summary: one attempt */
+    r = run_lines(DV, NULL,
+        D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=u rhost=192.0.2.1  user=u\n"
+        D "dovecot: auth-worker(9): pam(u,192.0.2.1,<s1>): pam_authenticate() failed: Authentication failure (password mismatch?)\n"
+        D "dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<u>, method=PLAIN, rip=192.0.2.1, lip=10.0.0.1, session=<s1>\n");
+    CHECK_STR(r, "1 192.0.2.1 1 u;m1;");
+    free(r);
+    /* session-less auth lines (older Dovecot) and the summary: 2 + 1 more = 3 */
+    r = run_lines(DV, NULL,
+        D "dovecot: auth: passwd-file(u,192.0.2.2): Password mismatch\n"
+        D "dovecot: auth: passwd-file(u,192.0.2.2): Password mismatch\n"
+        D "dovecot: pop3-login: Disconnected (auth failed, 3 attempts in 9 secs): user=<u>, method=PLAIN, rip=192.0.2.2, lip=10.0.0.1\n"
+        D "dovecot: pop3-login: Disconnected (auth failed, 1 attempts in 9 secs): user=<u>, method=PLAIN, rip=192.0.2.2, lip=10.0.0.1\n");
+    CHECK_STR(r, "1 192.0.2.2 1 u;m1;2 192.0.2.2 1 u;m2;3 192.0.2.2 1 u;m3;4 192.0.2.2 1 u;m4;");
+    free(r);
+    /* a successful login after a typo: the typo counted, nothing left for a later summary */
+    r = run_lines(DV, NULL,
+        D "dovecot: auth: passwd-file(u,192.0.2.3): Password mismatch\n"
+        D "dovecot: imap-login: Login: user=<u>, method=PLAIN, rip=192.0.2.3, lip=10.0.0.1, mpid=1, session=<s2>\n"
+        D "dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<u>, method=PLAIN, rip=192.0.2.3, lip=10.0.0.1, session=<s3>\n");
+    CHECK_STR(r, "1 192.0.2.3 1 u;m1;3 192.0.2.3 1 u;m3;");
+    free(r);
+    /* a PAM line of another address does not absorb this one's pam(...) line */
+    r = run_lines(DV, NULL,
+        D "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=u rhost=192.0.2.4\n"
+        D "dovecot: auth-worker(9): pam(u,192.0.2.5): pam_authenticate() failed: Authentication failure (password mismatch?)\n");
+    CHECK_STR(r, "1 192.0.2.4 1 u;m1;2 192.0.2.5 1 u;m2;");
+    free(r);
+}
+
+static void t_sshd_forms(void)
+{
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: Authentication failure for root from 192.0.2.5", "1 192.0.2.5 1 root;");
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: Authentication failure for illegal user admin from 192.0.2.5", "1 192.0.2.5 1 admin;");
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: User not known to the underlying authentication module for illegal user x from 2001:db8::7",
+          "1 2001:db8::7 1 x;");
+    HOSTS(SSH, NULL, D "sshd[7]: User root from 192.0.2.6 not allowed because listed in DenyUsers", "1 192.0.2.6 1 root;");
+    HOSTS(SSH, NULL, D "sshd[7]: User ftp from 192.0.2.6 not allowed because none of user's groups are listed in AllowGroups",
+          "1 192.0.2.6 1 ftp;");
+    HOSTS(SSH, NULL, D "sshd[7]: Illegal user test from 192.0.2.9", "1 192.0.2.9 1 test;");
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: Authentication failure for root from host.example", "");
+}
+
+static void t_sshd_injection(void)
+{
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: Authentication failure for x from 6.6.6.6 from 192.0.2.5", "1 192.0.2.5 1 x from 6.6.6.6;");
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: Authentication failure for x from 6.6.6.6 from host.example", "");
+    HOSTS(SSH, NULL, D "sshd[7]: error: PAM: Authentication failure for [6.6.6.6] rip=6.6.6.6#012 from 192.0.2.5",
+          "1 192.0.2.5 1 [6.6.6.6] rip=6.6.6.6#012;");
+    /* reasons without a client: a name ending in "from IP" must not become one */
+    HOSTS(SSH, NULL, D "sshd[7]: User a from 6.6.6.6 not allowed because account is locked", "");
+    HOSTS(SSH, NULL, D "sshd[7]: User a from 6.6.6.6 not allowed because shell /bin/false does not exist", "");
+    HOSTS(SSH, NULL, D "sshd[7]: User a from 6.6.6.6 not allowed because listed in DenyUsers from host.example not allowed because not listed in AllowUsers", "");
+    HOSTS(SSH, NULL, D "sshd[7]: Invalid user x#012Nov 16 sshd[1]: Failed password for root from 6.6.6.6 port 1 ssh2 from 192.0.2.8 port 22",
+          "1 192.0.2.8 1 x#012Nov 16 sshd[1]: Failed password for root from 6.6.6.6 port 1 ssh2;");
+}
+
+static void t_sshd_counting(void)
+{
+    char *r;
+    /* keyboard-interactive via PAM: the PAM error and the Failed line are one attempt */
+    r = run_lines(SSH, NULL,
+        D "sshd[7]: error: PAM: Authentication failure for root from 192.0.2.5\n"
+        D "sshd[7]: Failed keyboard-interactive/pam for root from 192.0.2.5 port 4000 ssh2\n"
+        D "sshd[7]: error: PAM: Authentication failure for root from 192.0.2.5\n"
+        D "sshd[7]: Failed keyboard-interactive/pam for root from 192.0.2.5 port 4000 ssh2\n"
+        D "sshd[7]: Failed password for root from 192.0.2.5 port 4000 ssh2\n");
+    CHECK_STR(r, "1 192.0.2.5 1 root;m1;3 192.0.2.5 1 root;m3;5 192.0.2.5 1 root;m5;");
+    free(r);
+    /* an invalid user: Invalid user + PAM "illegal user" + Failed ... invalid user = 1 */
+    r = run_lines(SSH, NULL,
+        D "sshd[8]: Invalid user admin from 192.0.2.6 port 4001\n"
+        D "sshd[8]: error: PAM: Authentication failure for illegal user admin from 192.0.2.6\n"
+        D "sshd[8]: Failed keyboard-interactive/pam for invalid user admin from 192.0.2.6 port 4001 ssh2\n");
+    CHECK_STR(r, "1 192.0.2.6 1 admin;m1;");
+    free(r);
+    /* a user refused by AllowUsers is invalid to sshd: its Failed line is the same attempt */
+    r = run_lines(SSH, NULL,
+        D "sshd[9]: User root from 192.0.2.7 not allowed because not listed in AllowUsers\n"
+        D "sshd[9]: Failed password for invalid user root from 192.0.2.7 port 4002 ssh2\n"
+        D "sshd[9]: Failed password for invalid user root from 192.0.2.7 port 4002 ssh2\n");
+    CHECK_STR(r, "1 192.0.2.7 1 root;m1;3 192.0.2.7 1 root;m3;");
+    free(r);
+}
+
 int main(void)
 {
+    RUN(t_dovecot_forms);
+    RUN(t_dovecot_injection);
+    RUN(t_dovecot_counting);
+    RUN(t_sshd_forms);
+    RUN(t_sshd_injection);
+    RUN(t_sshd_counting);
     RUN(t_known_forms);
     RUN(t_batch_equals_sequential);
     return check_done();
