@@ -2,7 +2,7 @@
 #   make            build ./mailwarden
 #   make run        install missing Debian packages, build, run `offenders` on the bundled log
 #   make check      install missing Debian packages, build, run every test suite
-#   make install    install into $(DESTDIR)$(PREFIX)
+#   make install    install into $(DESTDIR)$(PREFIX) (binary, man page, bash completion, config)
 # Variants: BUILD=dir SAN=1 (clang, ASan+UBSan); the fuzz targets live in build-fuzz.
 
 PREFIX  ?= /usr/local
@@ -10,11 +10,18 @@ SYSCONFDIR ?= /etc
 BUILD   ?= build
 CC      ?= cc
 PKGS    := zlib liblzma libzstd libpcre2-8 sqlite3 jansson libsystemd libmariadb libnftables
+# Libraries whose headers we compile against but that are loaded with dlopen() only when used
+# (libmicrohttpd: the metrics_listen listener; linking it would cost every daemon ~2.4 MB RSS).
+DLPKGS  := libmicrohttpd
+MHD_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libmicrohttpd 2>/dev/null)/libmicrohttpd.so 2>/dev/null | awk '/SONAME/ { print $$2 }')
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wno-unused-parameter -Werror
-CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread -lm
+CPPFLAGS+= -D_GNU_SOURCE -DMW_VERSION=\"$(VERSION)\" -Isrc $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null)
+ifneq ($(MHD_SONAME),)
+CPPFLAGS+= -DMW_MHD_SONAME=\"$(MHD_SONAME)\"
+endif
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread -lm -ldl
 ifeq ($(FUZZ),1)
 CC      := clang
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
@@ -35,7 +42,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZBIN := $(FUZZSRC:tests/fuzz/%.c=$(BUILD)/%)
 
-.PHONY: all run check test unit install clean deps fuzz asan lint
+.PHONY: all run check test unit install clean deps fuzz asan lint man
 all: mailwarden
 
 mailwarden: $(BUILD)/mailwarden
@@ -77,9 +84,19 @@ check test: deps
 lint:
 	@scripts/lint.sh
 
-install: all
+# The manual page is generated from the binary's help texts (scripts/mkman.sh).
+$(BUILD)/mailwarden.1: mailwarden scripts/mkman.sh
+	@mkdir -p $(BUILD)
+	scripts/mkman.sh ./mailwarden > $@.tmp && mv $@.tmp $@
+
+man: $(BUILD)/mailwarden.1
+
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 mailwarden $(DESTDIR)$(PREFIX)/bin/mailwarden
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 $(BUILD)/mailwarden.1 $(DESTDIR)$(PREFIX)/share/man/man1/mailwarden.1
+	install -m 0644 config/completion/mailwarden.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mailwarden
 	install -d $(DESTDIR)$(SYSCONFDIR)/mailwarden $(DESTDIR)$(SYSCONFDIR)/mailwarden/jail.d
 	install -m 0644 config/jail.conf config/mailwarden.conf $(DESTDIR)$(SYSCONFDIR)/mailwarden/
 

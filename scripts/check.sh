@@ -3,7 +3,8 @@
 #   1. lint (banned functions in src/)
 #   2. normal build: unit tests, end-to-end tests
 #   3. ASan+UBSan build (clang): unit tests, end-to-end tests
-#   4. each libFuzzer target for FUZZ_SECONDS (default 60)
+#   4. valgrind memcheck: unit tests and the report commands' e2e suites (gcc build)
+#   5. each libFuzzer target for FUZZ_SECONDS (default 60)
 # Each test prints "PASS name", "FAIL name: why" or "SKIP name: why"; a test program that
 # dies without a FAIL line is counted as failed. Exit status: 0 only when nothing failed.
 set -u
@@ -67,6 +68,36 @@ if make -s -j"$JOBS" BUILD=build-asan SAN=1 build-asan/mailwarden unit >"$RES/as
     suite build-asan asan
 else
     cat "$RES/asan.log"; echo "FAIL build/clang-asan-ubsan: build failed" | record
+fi
+
+echo "== valgrind (memcheck: unit tests, and the report commands' e2e suites)"
+# ASan covers the whole suite above; valgrind adds what ASan misses (uninitialised reads) on
+# the gcc build. PCRE2's JIT code is opaque to valgrind, hence MAILWARDEN_NO_JIT.
+if command -v valgrind >/dev/null && [ -x build/mailwarden ]; then
+    VGLOG="$RES/vg"; mkdir -p "$VGLOG"
+    VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+    printf '#!/bin/sh\nexec %s --log-file=%s/mw.%%p.log %s "$@"\n' "$VG" "$VGLOG" \
+        "$ROOT/build/mailwarden" > "$RES/mw-valgrind"
+    chmod +x "$RES/mw-valgrind"
+    export MAILWARDEN_NO_JIT=1
+    for t in build/tests/test_*; do
+        [ -x "$t" ] || continue
+        run_prog "valgrind/unit/$(basename "$t")" env MW_TEST_LABEL=valgrind $VG "$t"
+    done
+    for n in offenders summary journal regex_cli; do
+        rm -f "$VGLOG"/mw.*.log
+        run_prog "valgrind/e2e/$n" env MW="$RES/mw-valgrind" MW_TEST_LABEL=valgrind \
+            MW_BUILD="$ROOT/build" bash "tests/e2e/$n.sh"
+        if cat "$VGLOG"/mw.*.log 2>/dev/null | grep -q '^==[0-9]*== [A-Z]'; then
+            cat "$VGLOG"/mw.*.log | head -n 60
+            echo "FAIL valgrind/e2e/$n/memcheck: valgrind reported errors, see above" | record
+        else
+            echo "PASS valgrind/e2e/$n/memcheck" | record
+        fi
+    done
+    unset MAILWARDEN_NO_JIT
+else
+    echo "FAIL valgrind: valgrind or build/mailwarden missing" | record
 fi
 
 echo "== fuzz (${FUZZ_SECONDS}s each, $JOBS at a time)"

@@ -5,7 +5,8 @@ set -e
 PKGS="build-essential clang libclang-rt-14-dev pkg-config zlib1g-dev liblzma-dev libzstd-dev
 libpcre2-dev libbz2-dev libsqlite3-dev libjansson-dev libnftables-dev xz-utils zstd gzip bzip2 python3
 pflogsumm fail2ban sshguard nftables ipset iptables iproute2 valgrind sqlite3 libsystemd-dev
-systemd-journal-remote libmariadb-dev mariadb-server chromium"
+systemd-journal-remote libmariadb-dev mariadb-server chromium groff-base man-db libmicrohttpd-dev curl
+python3-prometheus-client"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -36,7 +36,7 @@ extern const struct command cmd_postlogin;
 extern const struct command cmd_summary;
 extern const struct command cmd_regex;
 extern const struct command cmd_guard, cmd_status, cmd_ban, cmd_unban, cmd_banned, cmd_reload,
-    cmd_block, cmd_unblock, cmd_ping, cmd_version, cmd_stop, cmd_simulate, cmd_explain;
+    cmd_block, cmd_unblock, cmd_ping, cmd_version, cmd_stop, cmd_metrics, cmd_simulate, cmd_explain;
 
 /* Print a command's help text to f. */
 void cli_help(const struct command *c, FILE *f);

@@ -1,6 +1,6 @@
 /*
  * cmd_guard - `mailwarden guard` (the daemon) and the client commands that talk to it over
- * its Unix socket: status, ban, unban, banned, reload, block, unblock, ping, version, stop.
+ * its Unix socket: status, ban, unban, banned, reload, block, unblock, ping, version, stop, metrics.
  */
 #include "cli/cli.h"
 #include "guard/core.h"
@@ -120,6 +120,7 @@ CLIENT(run_unblock, "unblock")
 CLIENT(run_ping, "ping")
 CLIENT(run_version, "version")
 CLIENT(run_stop, "stop")
+CLIENT(run_metrics, "metrics")
 
 #define CLIENT_OPTS \
     "  -c DIR          read the socket path from DIR/mailwarden.conf (default /etc/mailwarden)\n" \
@@ -191,6 +192,11 @@ const struct command cmd_ping = {
 const struct command cmd_version = {
     "version", run_version, "guard: the running daemon's version (--version: this program's)",
     "usage: mailwarden version [-c DIR] [--socket PATH]\n" CLIENT_OPTS,
+};
+const struct command cmd_metrics = {
+    "metrics", run_metrics, "guard: the daemon's metrics in Prometheus text format",
+    "usage: mailwarden metrics [-c DIR] [--socket PATH]\n"
+    "\nThe text that metrics_textfile and the metrics_listen /metrics listener serve.\n" CLIENT_OPTS,
 };
 const struct command cmd_stop = {
     "stop", run_stop, "guard: stop the daemon",

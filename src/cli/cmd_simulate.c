@@ -141,7 +141,7 @@ static int run_simulate(int argc, char **argv)
             return EXIT_FAIL;
         }
     }
-    struct core_cb cb = { &s, sim_ban, NULL, sim_history };
+    struct core_cb cb = { .ud = &s, .on_ban = sim_ban, .history = sim_history };
     struct core *core = core_new(gc, &cb, err, sizeof err);
     int rc = EXIT_OK;
     if (!core) {

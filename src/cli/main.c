@@ -31,6 +31,7 @@ static const struct command *const commands[] = {
     &cmd_ping,
     &cmd_version,
     &cmd_stop,
+    &cmd_metrics,
     &cmd_simulate,
     &cmd_explain,
 };

@@ -108,7 +108,11 @@ static const struct ban *do_ban(struct core *c, struct gjail *j, const struct ci
 
 bool core_failure(struct core *c, struct gjail *j, const struct ipaddr *ip, int64_t t, unsigned n, int64_t now)
 {
-    if (!ip->family || core_ignored(j, ip)) return false;
+    if (!ip->family) return false;
+    if (core_ignored(j, ip)) {
+        j->total_ignored++;
+        return false;
+    }
     if (t <= 0 || t > now + 86400) t = now;
     if (t < now - j->c->findtime) return false;
     struct cidr host = host_cidr(ip);
@@ -157,11 +161,14 @@ static void feed_event(struct core *c, const int *jails, size_t njails, const st
 {
     const struct event ev = *evp;
     c->lines++;
+    if ((ev.kind == EV_UNPARSED || ev.kind == EV_OTHER) && c->cb.on_unparsed)
+        c->cb.on_unparsed(c->cb.ud, ev.kind == EV_UNPARSED ? (struct str){ "", 0 } : ev.h.prog);
     size_t n = jails ? njails : c->nj;
     for (size_t k = 0; k < n; k++) {
         size_t ji = jails ? (size_t)jails[k] : k;
         if (ji >= c->nj) continue;
         struct gjail *j = &c->jails[ji];
+        j->lines++;
         struct jfilter_hit hits[JFILTER_MAXHITS];
         size_t nh = j->filter->ops->match(j->filter->st, &ev, line, hits, JFILTER_MAXHITS, NULL);
         for (size_t h = 0; h < nh; h++) {

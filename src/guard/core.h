@@ -30,6 +30,7 @@ struct gjail {
     int id;
     struct jfilter *filter;
     uint64_t total_failed, total_banned;
+    uint64_t lines, total_ignored;  /* lines fed to the jail; failures of ignored addresses */
 };
 
 struct core;
@@ -42,6 +43,8 @@ struct core_cb {
     void (*on_unban)(void *ud, struct gjail *j, const struct ban *b, const char *how);
     /* earlier bans of t (in jail j, or in every jail when overall); NULL = none */
     long (*history)(void *ud, const struct gjail *j, const struct cidr *t, bool overall);
+    /* optional: a line no parser models (EV_UNPARSED: program empty; EV_OTHER), for metrics */
+    void (*on_unparsed)(void *ud, struct str program);
 };
 
 /* NULL with a message when a jail's filter cannot be set up. */

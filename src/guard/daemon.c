@@ -6,6 +6,8 @@
 #include "guard/core.h"
 #include "guard/follow.h"
 #include "guard/jailconf.h"
+#include "guard/metrics.h"
+#include "guard/metrics_http.h"
 #include "guard/store.h"
 #include "report/logins.h"
 #include "parse/event.h"
@@ -90,6 +92,10 @@ struct guard {
     bool stop;
     int64_t now, last_pos_save, last_tick;
     bool in_txn, dirty_bans;
+    struct gmetrics *gm;        /* metrics: kept across reloads (counters stay monotonic) */
+    struct mhttp *http;         /* metrics_listen, NULL when off */
+    struct buf mtext;           /* textfile and `metrics` command rendering */
+    int64_t last_metrics;
 };
 
 static int64_t wall(void) { return (int64_t)time(NULL); }
@@ -205,6 +211,12 @@ static long on_history(void *ud, const struct gjail *j, const struct cidr *t, bo
     return n;
 }
 
+static void on_unparsed(void *ud, struct str program)
+{
+    struct guard *g = ud;
+    gmetrics_unparsed(g->gm, program);
+}
+
 static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char *key, const struct jail_action *ja)
 {
     for (size_t i = 0; i < g->nacts; i++)
@@ -292,11 +304,29 @@ static void setup_actions(struct guard *g, int64_t now)
     }
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* actq_run, timed and counted for the metrics when it runs the backend */
+static int run_queue(struct guard *g, struct actinst *ai, int64_t now)
+{
+    if (!ai->q.n || now < ai->q.next_try) return actq_run(&ai->q, now);
+    uint64_t e0 = ai->q.errors;
+    double t0 = mono_s();
+    int r = actq_run(&ai->q, now);
+    gmetrics_action(g->gm, ai->key, mono_s() - t0, ai->q.errors != e0);
+    return r;
+}
+
 static void run_actions(struct guard *g, int64_t now)
 {
     for (size_t i = 0; i < g->nacts; i++) {
         struct actinst *ai = &g->acts[i];
-        if (!ai->ready || actq_run(&ai->q, now) == 0) continue;
+        if (!ai->ready || run_queue(g, ai, now) == 0) continue;
         /* The firewall may have been reloaded under us (nft flush ruleset): set the backend
          * up again and re-apply every active ban, not only what is queued. */
         if (ai->kind == ACT_NFTABLES || ai->kind == ACT_IPSET || ai->kind == ACT_FIREWALLD) {
@@ -549,7 +579,8 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
 {
     struct guard_conf *nc = guard_conf_load(g->o.confdir, g->o.f2bdir, err, errlen);
     if (!nc) return -1;
-    struct core_cb cb = { g, on_ban, on_unban, on_history };
+    struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
+                          .on_unparsed = on_unparsed };
     struct core *ncore = core_new(nc, &cb, err, errlen);
     if (!ncore) {
         guard_conf_free(nc);
@@ -585,7 +616,11 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     commit(g);
     free_follow(g);
     free_actions(g);
+    gmetrics_retire(g->gm, g->core);
     core_free(g->core);
+    if ((nc->metrics_listen == NULL) != (g->conf->metrics_listen == NULL) ||
+        (nc->metrics_listen && strcmp(nc->metrics_listen, g->conf->metrics_listen)))
+        msg_warn("reload: metrics_listen changes only at restart");
     guard_conf_free(g->conf);
     g->conf = nc;
     g->core = ncore;
@@ -933,6 +968,11 @@ static int dispatch(struct guard *g, int argc, char **argv, FILE *out)
     if (!strcmp(c, "banned")) return cmd_banned(g, argc, argv, out);
     if (!strcmp(c, "block")) return cmd_block(g, argc, argv, out, true);
     if (!strcmp(c, "unblock")) return cmd_block(g, argc, argv, out, false);
+    if (!strcmp(c, "metrics")) {
+        if (gmetrics_render(g->gm, g->core, g->nblocks, &g->mtext) < 0) return EXIT_FAIL;
+        fwrite(g->mtext.p, 1, g->mtext.len, out);
+        return EXIT_OK;
+    }
     if (!strcmp(c, "stop")) { g->stop = true; fputs("Shutdown successful\n", out); return EXIT_OK; }
     if (!strcmp(c, "reload")) {
         char err[1024];
@@ -1049,6 +1089,24 @@ static void accept_clients(struct guard *g)
     }
 }
 
+/* ---- metrics ---- */
+
+static int render_metrics(void *ud, struct buf *out)
+{
+    struct guard *g = ud;
+    return gmetrics_render(g->gm, g->core, g->nblocks, out);
+}
+
+static void write_textfile(struct guard *g)
+{
+    g->last_metrics = g->now;
+    if (!g->conf->metrics_textfile) return;
+    char err[512];
+    if (gmetrics_render(g->gm, g->core, g->nblocks, &g->mtext) < 0 ||
+        gmetrics_write_file(g->conf->metrics_textfile, &g->mtext, err, sizeof err) < 0)
+        msg_warn_rl("metrics", 10, "metrics_textfile: %s", g->mtext.len ? err : "text too large");
+}
+
 /* ---- main loop ---- */
 
 static void set_logging(const struct guard_conf *c, bool foreground)
@@ -1099,7 +1157,8 @@ int guard_run(const struct guard_opts *o)
         return EXIT_USAGE;
     }
     for (size_t i = 0; i < g->conf->nwarnings; i++) msg_warn("%s", g->conf->warnings[i]);
-    struct core_cb cb = { g, on_ban, on_unban, on_history };
+    struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
+                          .on_unparsed = on_unparsed };
     g->core = core_new(g->conf, &cb, err, sizeof err);
     if (!g->core) {
         msg_error("configuration: %s", err);
@@ -1120,6 +1179,8 @@ int guard_run(const struct guard_opts *o)
     }
     set_logging(g->conf, o->foreground);
     signal(SIGPIPE, SIG_IGN);
+    g->gm = gmetrics_new(wall(), MW_VERSION);
+    g->mtext = BUF_INIT(8u << 20);
     sigset_t ss;
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);
@@ -1159,6 +1220,20 @@ int guard_run(const struct guard_opts *o)
     epoll_ctl(g->ep, EPOLL_CTL_ADD, g->sfd, &ev);
     ev.data.u32 = 3;
     epoll_ctl(g->ep, EPOLL_CTL_ADD, g->lsock, &ev);
+    if (g->conf->metrics_listen) {
+        g->http = mhttp_start(g->conf->metrics_listen, g->conf->metrics_listen_any, render_metrics, g, err,
+                              sizeof err);
+        if (!g->http) {
+            msg_error("%s", err);
+            g->stop = true;
+        } else {
+            msg_info("metrics: listening on %s (port %d)", g->conf->metrics_listen, mhttp_port(g->http));
+            ev.data.u32 = 4;
+            epoll_ctl(g->ep, EPOLL_CTL_ADD, mhttp_fd(g->http), &ev);
+        }
+    }
+    int exit_code = g->stop ? EXIT_FAIL : EXIT_OK;
+    write_textfile(g);
 
     bool reload = false;
     while (!g->stop) {
@@ -1191,12 +1266,17 @@ int guard_run(const struct guard_opts *o)
             case 3:
                 accept_clients(g);
                 break;
+            case 4:
+                mhttp_run(g->http);
+                break;
             }
         }
         if (g->now != g->last_tick) {
             follow_tick(g->fw, g->now);
             setup_actions(g, g->now);
             g->last_tick = g->now;
+            mhttp_run(g->http);                 /* idle connections time out */
+            if (g->now - g->last_metrics >= g->conf->metrics_interval) write_textfile(g);
         }
         core_expire(g->core, g->now);
         if (reload) {
@@ -1245,6 +1325,8 @@ int guard_run(const struct guard_opts *o)
     } else {
         msg_info("stopped: bans stay in the firewall with their timeouts");
     }
+    write_textfile(g);                  /* the final counts */
+    mhttp_stop(g->http);
     close(g->lsock);
     unlink(g->sockpath);
     free_follow(g);
@@ -1256,7 +1338,9 @@ int guard_run(const struct guard_opts *o)
     free(g->sockpath);
     close(g->sfd);
     close(g->ep);
-    return EXIT_OK;
+    gmetrics_free(g->gm);
+    buf_free(&g->mtext);
+    return exit_code;
 }
 
 /* ---- client ---- */

@@ -72,6 +72,7 @@ struct f2b_mctx {
     void *js;                  /* pcre2_jit_stack_8 */
     uint64_t limit_hits;       /* subjects abandoned at a match/depth/stack limit */
     const char *subj;          /* last subject (for f2b_group_str) */
+    uint32_t npairs;           /* ovector pairs the last match set (pcre2's rc) */
 };
 
 /* Expand fail2ban tags into a Python regex (out is appended). */

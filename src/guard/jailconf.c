@@ -1,5 +1,6 @@
 /* jailconf - see jailconf.h. */
 #include "guard/jailconf.h"
+#include "guard/metrics_http.h"
 #include "guard/jailfilter.h"
 #include "guard/ini.h"
 #include "guard/tracker.h"
@@ -80,9 +81,13 @@ static const struct copt daemon_opts[] = {
     { "firewallcmd", "/usr/bin/firewall-cmd", CT_STR, 0, 0, "firewalld action: the firewall-cmd program" },
     { "firewalld_zone", NULL, CT_STR, 0, 0, "firewalld action: zone of the rich rules (empty: the default zone)" },
     { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule (ipset: not implemented yet)" },
+    { "metrics_textfile", NULL, CT_STR, 0, 0, "Prometheus textfile written every metrics_interval (node_exporter)" },
+    { "metrics_interval", "15", CT_DUR, 1, 86400, "seconds between two writes of metrics_textfile" },
+    { "metrics_listen", NULL, CT_STR, 0, 0, "serve /metrics on ADDRESS:PORT (127.0.0.1:9746, [::1]:9746)" },
+    { "metrics_listen_any", "false", CT_BOOL, 0, 0, "allow a non-loopback metrics_listen address" },
 };
 enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_IPSET, D_IPT, D_IP6T,
-       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MAX };
+       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MTEXT, D_MINT, D_MLISTEN, D_MANY, D_MAX };
 
 static void warn(struct guard_conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct guard_conf *c, const char *fmt, ...)
@@ -631,6 +636,16 @@ struct guard_conf *guard_conf_load(const char *dir, const char *f2bdir, char *er
         gc->maxbans = (size_t)dv[D_MAXBANS].i;
         gc->unban_on_stop = dv[D_UNBAN].b;
         gc->rotate_grace = (int)dv[D_GRACE].i;
+        gc->metrics_textfile = dv[D_MTEXT].s && *dv[D_MTEXT].s ? dv[D_MTEXT].s : NULL;
+        if (gc->metrics_textfile) dv[D_MTEXT].s = NULL;
+        gc->metrics_interval = (int)dv[D_MINT].i;
+        gc->metrics_listen = dv[D_MLISTEN].s && *dv[D_MLISTEN].s ? dv[D_MLISTEN].s : NULL;
+        if (gc->metrics_listen) dv[D_MLISTEN].s = NULL;
+        gc->metrics_listen_any = dv[D_MANY].b;
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (gc->metrics_listen && mhttp_parse(gc->metrics_listen, gc->metrics_listen_any, &ss, &sl, err, errlen) < 0)
+            bad = true;
         gc->ipset = (struct ipset_conf){ dv[D_IPSET].s, dv[D_IPT].s, dv[D_IP6T].s, dv[D_CHAIN].s,
                                          xstrdup(dv[D_BLOCKTYPE].s ? dv[D_BLOCKTYPE].s : ""), 0 };
         gc->fwcmd = (struct fwcmd_conf){ dv[D_FWCMD].s, dv[D_FWZONE].s, dv[D_BLOCKTYPE].s, dv[D_FWMODE].s, 0 };
@@ -694,6 +709,8 @@ void guard_conf_free(struct guard_conf *c)
     free(c->socket);
     free(c->logtarget);
     free(c->nft_table);
+    free(c->metrics_textfile);
+    free(c->metrics_listen);
     free((char *)c->ipset.ipset); free((char *)c->ipset.iptables); free((char *)c->ipset.ip6tables);
     free((char *)c->ipset.chain); free((char *)c->ipset.blocktype);
     free((char *)c->fwcmd.cmd); free((char *)c->fwcmd.zone); free((char *)c->fwcmd.blocktype);

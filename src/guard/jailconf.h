@@ -65,6 +65,10 @@ struct guard_conf {
     size_t maxentries, maxbans;
     bool unban_on_stop;
     int rotate_grace;
+    char *metrics_textfile;    /* NULL: none */
+    int metrics_interval;      /* seconds */
+    char *metrics_listen;      /* NULL: no listener; checked (loopback unless _any) at load */
+    bool metrics_listen_any;
     struct ipset_conf ipset;   /* ipset/iptables action (strings owned) */
     struct fwcmd_conf fwcmd;   /* firewalld action (strings owned) */
     struct jail_conf *jails;   /* enabled jails, in section order */

@@ -195,7 +195,7 @@ static void t_core_from_text(void)
     CHECK(c != NULL);
     if (!c) { rmconf(); return; }
     struct rec r = { "" };
-    struct core_cb cb = { &r, rec_ban, rec_unban, NULL };
+    struct core_cb cb = { .ud = &r, .on_ban = rec_ban, .on_unban = rec_unban };
     struct core *core = core_new(c, &cb, err, sizeof err);
     CHECK(core != NULL);
     int64_t now = 1795000000;   /* lines carry no year: the ref is now */
