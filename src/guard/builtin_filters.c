@@ -349,14 +349,20 @@ struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *er
     return f;
 }
 
-bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds)
+bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds,
+                              const char *const **services)
 {
+    /* the Postfix daemons that log SASL failures, client rejects, PREGREET, non-SMTP
+     * commands, too many errors and lost connections with the client (m_postfix) */
+    static const char *const pf_services[] = { "smtpd", "postscreen", NULL };
     if (!f || f->ops != &bf_ops) return false;
     const struct bf *b = f->st;
     uint64_t k = 0;
+    *services = NULL;
     switch (b->kind) {
     case BF_POSTFIX:
         *src = SRC_POSTFIX;
+        *services = pf_services;
         if (b->mask & M_SASL) k |= EV_BIT(EV_SASL_FAIL);
         if (b->mask & M_REJECT) k |= EV_BIT(EV_REJECT);
         if (b->mask & M_DDOS)

@@ -6,10 +6,11 @@
  * daemon's own slot, never text of the line an attacker wrote.
  *
  * Speed: a line is parsed only as far as the filter needs. The envelope's program name
- * decides whether the line can be of the filter's daemon (parse_prog_may_be); only such lines
+ * (and for Postfix its daemon part) decides whether the line can be of the filter's daemon
+ * (parse_prog_may_be, jfilter_builtin_interest); only such lines
  * get the message parsed, and only for the event kinds the filter looks at
  * (jfilter_builtin_interest) are the fields and the time computed. In the batch forms that
- * stateless work runs on several threads, each on its share of the lines; the filter's
+ * stateless work runs on several threads, which take pieces of the batch as they go; the filter's
  * stateful matching (sessions, pids) then runs on the calling thread in line order, so the
  * results are those of feeding the lines one by one.
  * Ownership: the instance owns the jail filter and the per-thread work buffers (reused from
@@ -22,10 +23,14 @@
 #include "util/reader.h"
 #include "util/xalloc.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARTS 8
+#define MAX_THREADS 8
+#define PIECES_PER_THREAD 4             /* threads take pieces as they go: a descheduled
+                                           thread on a busy machine holds up little */
+#define MAX_PARTS (MAX_THREADS * PIECES_PER_THREAD)
 #define PAR_MIN_BYTES (1u << 20)        /* smaller buffers are done on the calling thread */
 #define PAR_MIN_LINES 8192
 #define NO_EV UINT32_MAX
@@ -38,10 +43,9 @@ struct pline {
 
 struct bimpl;
 
-/* One thread's share of a batch and its results. */
+/* One piece of a batch and its results. */
 struct part {
     const struct bimpl *b;
-    struct syslog_ctx ctx;              /* its own year cache */
     /* input: a text region (text != NULL) or lines */
     const char *text;
     size_t tlen;
@@ -59,8 +63,10 @@ struct part {
 struct bimpl {
     struct jfilter *jf;
     struct syslog_ctx ctx;
+    int64_t now;
     struct parse_opts popts;            /* kinds: what the filter looks at */
     enum ev_src src;
+    const char *const *services;        /* NULL: any */
     struct part parts[MAX_PARTS];
 };
 
@@ -70,6 +76,13 @@ static bool prep(const struct bimpl *b, struct syslog_ctx *ctx, struct str line,
 {
     struct syslog_hdr h;
     if (syslog_parse_lazy(ctx, line, &h) < 0 || !parse_prog_may_be(b->src, h.prog)) return false;
+    if (b->services) {
+        ptrdiff_t sl = str_rchr(h.prog, '/');
+        struct str svc = str_from(h.prog, sl < 0 ? 0 : (size_t)sl + 1);
+        size_t i = 0;
+        while (b->services[i] && !str_eqc(svc, b->services[i])) i++;
+        if (!b->services[i]) return false;
+    }
     memset(ev, 0, sizeof *ev);
     ev->port = -1;
     ev->h = h;
@@ -116,7 +129,7 @@ static enum filter_verdict feed(struct filter *f, const struct filter_line *ln, 
 
 /* ---- batches ---------------------------------------------------------------------------- */
 
-static void part_add(struct part *p, struct str text, uint64_t lineno)
+static void part_add(struct part *p, struct syslog_ctx *ctx, struct str text, uint64_t lineno)
 {
     if (p->nl == p->capl) p->l = xgrow(p->l, &p->capl, p->nl + 1, sizeof *p->l);
     if (p->nev == p->capev) p->ev = xgrow(p->ev, &p->capev, p->nev + 1, sizeof *p->ev);
@@ -124,12 +137,11 @@ static void part_add(struct part *p, struct str text, uint64_t lineno)
     pl->text = text;
     pl->lineno = lineno;
     pl->ev = NO_EV;
-    if (prep(p->b, &p->ctx, text, &p->ev[p->nev])) pl->ev = (uint32_t)p->nev++;
+    if (prep(p->b, ctx, text, &p->ev[p->nev])) pl->ev = (uint32_t)p->nev++;
 }
 
-static void *part_run(void *arg)
+static void part_run(struct part *p, struct syslog_ctx *ctx)
 {
-    struct part *p = arg;
     p->nl = p->nev = 0;
     if (p->text) {
         size_t pos = 0;
@@ -138,25 +150,38 @@ static void *part_run(void *arg)
         while (lines_next(p->text, p->tlen, &pos, &l, NULL)) {
             no++;
             if ((p->flags & FILTER_SKIP_COMMENTS) && (l.len == 0 || l.p[0] == '#')) continue;
-            part_add(p, l, no);
+            part_add(p, ctx, l, no);
         }
         p->lines = no;
     } else {
-        for (size_t i = 0; i < p->nin; i++) part_add(p, p->in[i].text, p->in[i].lineno);
+        for (size_t i = 0; i < p->nin; i++) part_add(p, ctx, p->in[i].text, p->in[i].lineno);
     }
+}
+
+struct runner {
+    struct bimpl *b;
+    int n;                              /* pieces */
+    atomic_int next;                    /* the next piece to take */
+};
+
+static void *runner(void *arg)
+{
+    struct runner *r = arg;
+    struct syslog_ctx ctx = { .ref = r->b->now };    /* this thread's year cache */
+    for (int i; (i = atomic_fetch_add(&r->next, 1)) < r->n;) part_run(&r->b->parts[i], &ctx);
     return NULL;
 }
 
-static void parts_run(struct bimpl *b, int n)
+/* Run pieces 0..n on up to `threads` threads (the caller's included). */
+static void parts_run(struct bimpl *b, int n, int threads)
 {
-    pthread_t th[MAX_PARTS];
-    bool started[MAX_PARTS] = { false };
-    for (int i = 1; i < n; i++) started[i] = pthread_create(&th[i], NULL, part_run, &b->parts[i]) == 0;
-    part_run(&b->parts[0]);
-    for (int i = 1; i < n; i++) {
-        if (started[i]) pthread_join(th[i], NULL);
-        else part_run(&b->parts[i]);
-    }
+    struct runner r = { b, n, 0 };
+    pthread_t th[MAX_THREADS];
+    int started = 0;
+    for (int i = 1; i < threads && i < n; i++)
+        if (pthread_create(&th[started], NULL, runner, &r) == 0) started++;
+    runner(&r);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
 }
 
 static void part_commit(struct bimpl *b, const struct part *p, uint64_t base, const struct filter_batch *fb)
@@ -169,12 +194,13 @@ static void part_commit(struct bimpl *b, const struct part *p, uint64_t base, co
     }
 }
 
-static int nparts(int threads) { return threads < 1 ? 1 : threads > MAX_PARTS ? MAX_PARTS : threads; }
+static int nthreads(int threads) { return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads; }
+static int npieces(int threads) { return threads == 1 ? 1 : threads * PIECES_PER_THREAD; }
 
 static void feed_lines(struct filter *f, const struct filter_line *lines, size_t n, const struct filter_batch *fb)
 {
     struct bimpl *b = f->impl;
-    int parts = n >= PAR_MIN_LINES ? nparts(fb->threads) : 1;
+    int threads = n >= PAR_MIN_LINES ? nthreads(fb->threads) : 1, parts = npieces(threads);
     size_t per = (n + (size_t)parts - 1) / (size_t)parts;
     for (int i = 0; i < parts; i++) {
         size_t a = (size_t)i * per, e = a + per > n ? n : a + per;
@@ -183,7 +209,7 @@ static void feed_lines(struct filter *f, const struct filter_line *lines, size_t
         p->in = lines + (a < n ? a : n);
         p->nin = e > a ? e - a : 0;
     }
-    parts_run(b, parts);
+    parts_run(b, parts, threads);
     for (int i = 0; i < parts; i++) part_commit(b, &b->parts[i], 0, fb);
 }
 
@@ -192,7 +218,8 @@ static uint64_t feed_text(struct filter *f, const char *text, size_t len, uint64
 {
     struct bimpl *b = f->impl;
     size_t starts[MAX_PARTS + 1];
-    int parts = (int)lines_split(text, len, len >= PAR_MIN_BYTES ? (size_t)nparts(fb->threads) : 1, starts);
+    int threads = len >= PAR_MIN_BYTES ? nthreads(fb->threads) : 1;
+    int parts = (int)lines_split(text, len, (size_t)npieces(threads), starts);
     starts[parts] = len;
     for (int i = 0; i < parts; i++) {
         struct part *p = &b->parts[i];
@@ -201,7 +228,7 @@ static uint64_t feed_text(struct filter *f, const char *text, size_t len, uint64
         p->flags = flags;
         p->in = NULL;
     }
-    parts_run(b, parts);
+    parts_run(b, parts, threads);
     uint64_t base = first - 1;
     for (int i = 0; i < parts; i++) {
         part_commit(b, &b->parts[i], base, fb);
@@ -234,14 +261,12 @@ static struct filter *open_named(const char *name, const struct ini_vars *opts, 
     struct bimpl *b = xcalloc(1, sizeof *b);
     b->jf = jf;
     b->ctx.ref = now;
-    if (!jfilter_builtin_interest(jf, &b->src, &b->popts.kinds)) {
+    b->now = now;
+    if (!jfilter_builtin_interest(jf, &b->src, &b->popts.kinds, &b->services)) {
         b->src = SRC_NONE;             /* not reached: every built-in states its interest */
         b->popts.kinds = 0;
     }
-    for (int i = 0; i < MAX_PARTS; i++) {
-        b->parts[i].b = b;
-        b->parts[i].ctx.ref = now;
-    }
+    for (int i = 0; i < MAX_PARTS; i++) b->parts[i].b = b;
     struct filter *f = xcalloc(1, sizeof *f);
     f->ops = &bops;
     f->name = xstrdup(name);

@@ -52,10 +52,13 @@ struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *er
 /* The modes a built-in filter accepts (for messages), "" when unknown. */
 const char *jfilter_builtin_modes(const char *name);
 void jfilter_free(struct jfilter *f);
-/* What a built-in filter looks at: the source and the event kinds (EV_BIT mask) whose lines
- * can give failures or change its state; other lines need no parsing beyond the envelope
- * (parse_prog_may_be) and may be skipped. false for filters that are not built-in. */
-bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds);
+/* What a built-in filter looks at: the source, the event kinds (EV_BIT mask) whose lines can
+ * give failures or change its state, and for Postfix the daemons that write such lines
+ * (*services: NULL-terminated names matched after the program's last '/', or NULL: any);
+ * other lines need no parsing beyond the envelope (parse_prog_may_be) and may be skipped.
+ * false for filters that are not built-in. */
+bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds,
+                              const char *const **services);
 /* A fail2ban filter from confdir/filter.d (spec "name[arg=value, ...]") run by the fail2ban
  * filter engine (multi-line and F-MLFID filters included); f2b_jailfilter.c. */
 struct jfilter *jfilter_new_f2b(const char *confdir, const char *spec, char *err, size_t errlen);
