@@ -42,7 +42,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZBIN := $(FUZZSRC:tests/fuzz/%.c=$(BUILD)/%)
 
-.PHONY: all run check test unit install clean deps fuzz asan lint man
+.PHONY: all run check test unit install install-unit clean deps fuzz asan lint man
 all: mailwarden
 
 mailwarden: $(BUILD)/mailwarden
@@ -99,6 +99,14 @@ install: all man
 	install -m 0644 config/completion/mailwarden.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mailwarden
 	install -d $(DESTDIR)$(SYSCONFDIR)/mailwarden $(DESTDIR)$(SYSCONFDIR)/mailwarden/jail.d
 	install -m 0644 config/jail.conf config/mailwarden.conf $(DESTDIR)$(SYSCONFDIR)/mailwarden/
+	@$(MAKE) --no-print-directory install-unit
+
+# the systemd unit, with ExecStart pointing at the installed binary
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+install-unit:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/bin/mailwarden|$(PREFIX)/bin/mailwarden|' config/mailwarden.service > $(DESTDIR)$(SYSTEMDUNITDIR)/mailwarden.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mailwarden.service
 
 clean:
 	rm -rf build build-asan build-fuzz mailwarden

@@ -10,6 +10,9 @@
 # Not part of `make check`. Logs come from ../shared/bench/gen_attack_log.py.
 #   usage: bench/guard.sh [--only mailwarden|fail2ban]
 #   env: LINES=1000000 F2B_LINES=$LINES N_DISTINCT=100000 LAT_N=60 STOP_BANS=3000
+#        PRIVSEP=yes|no (mailwarden's privilege separation; unset: the config default, auto;
+#        yes needs root: the parsing process runs as PRIVSEP_USER=nobody, the command action
+#        in the privileged helper; CPU figures include the helper's CPU time)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +28,11 @@ STOP_BANS=${STOP_BANS:-3000}
 ONLY=
 [ "${1:-}" = "--only" ] && ONLY=$2
 W=$(mktemp -d /tmp/mw-bench-guard.XXXXXX)
+PRIVSEP=${PRIVSEP:-}
+PRIVSEP_USER=${PRIVSEP_USER:-nobody}
+# under privsep the unprivileged parsing process must reach the logs
+[ "$PRIVSEP" = yes ] && chmod 755 "$W"
+echo "privsep: ${PRIVSEP:-default}; load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPU(s)"
 PID=
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$W"' EXIT
 export TZ=UTC
@@ -47,6 +55,9 @@ logtarget = $1/daemon.log
 maxentries = $3
 unban_on_stop = true
 EOF
+    if [ -n "$PRIVSEP" ]; then
+        printf 'privsep = %s\nuser = %s\n' "$PRIVSEP" "$PRIVSEP_USER" >> "$1/mailwarden.conf"
+    fi
     cat > "$1/jail.conf" <<EOF
 [DEFAULT]
 ignoreip = 127.0.0.1/8 ::1
@@ -165,6 +176,12 @@ run_tool() {
     read -r rss anon < <($M mem $PID)
     R[$tool.idle_rss]=$rss; R[$tool.idle_anon]=$anon
     echo "  idle: VmRSS $rss kB, RssAnon $anon kB"
+    local hp; hp=$($M helper $PID)
+    if [ -n "$hp" ]; then
+        read -r hrss hanon < <($M mem $hp)
+        R[$tool.helper_rss]=$hrss; R[$tool.helper_anon]=$hanon
+        echo "  privsep helper (pid $hp): VmRSS $hrss kB, RssAnon $hanon kB"
+    fi
     # 2. RssAnon per tracked entry
     cat "$W/distinct.log" >> "$log"
     $M settle $PID 3 >/dev/null
@@ -185,6 +202,7 @@ run_tool() {
     c1=$($M settle $PID 3)
     R[$tool.cpu]=$(echo "($c1 - $c0) * $LINES / $nl" | bc -l | xargs printf '%.2f')
     R[$tool.cpu_bans]=$(grep -c ' ban ' "$ACT_OUT")
+    echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "  CPU for $nl lines: $(echo "$c1 - $c0" | bc -l | xargs printf '%.2f') s (scaled to $LINES: ${R[$tool.cpu]} s), ${R[$tool.cpu_bans]} bans"
     stop $tool >/dev/null
     # 4. latency and 5. stop time
@@ -236,6 +254,8 @@ row() {
 }
 row "idle VmRSS (kB)" idle_rss
 row "idle RssAnon (kB)" idle_anon
+row "privsep helper VmRSS (kB)" helper_rss
+row "privsep helper RssAnon (kB)" helper_anon
 row "RssAnon per tracked entry (B)" per_entry
 row "CPU s per $LINES lines" cpu
 row "latency median (ms)" lat_med

@@ -27,11 +27,34 @@ def mem(pid):
     return vals.get("VmRSS", 0), vals.get("RssAnon", 0)
 
 
-def cpu(pid):
+def cpu1(pid):
     with open(f"/proc/{pid}/stat") as f:
         s = f.read()
     fields = s[s.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def helpers(pid):
+    """mailwarden's privileged firewall helper (privsep), a child named mailwarden-fw"""
+    out = []
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                for c in f.read().split():
+                    try:
+                        with open(f"/proc/{c}/comm") as g:
+                            if g.read().strip() == "mailwarden-fw":
+                                out.append(int(c))
+                    except OSError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+
+def cpu(pid):
+    """the daemon's CPU time, its privsep helper's included"""
+    return cpu1(pid) + sum(cpu1(h) for h in helpers(pid))
 
 
 def settle(pid, secs):
@@ -100,6 +123,10 @@ def latency(log, out, n, maxretry, prefix, observe=False):
 
 def main():
     cmd = sys.argv[1]
+    if cmd == "helper":
+        h = helpers(int(sys.argv[2]))
+        print(h[0] if h else "")
+        return
     if cmd == "mem":
         print(*mem(int(sys.argv[2])))
     elif cmd == "cpu":

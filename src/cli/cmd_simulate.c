@@ -76,6 +76,18 @@ static void sim_ban(void *ud, struct gjail *j, const struct ban *b)
         jw_key(&w, "ip"); jw_cstr(&w, ip);
         jw_key(&w, "bantime"); jw_int(&w, b->bantime);
         jw_key(&w, "failures"); jw_uint(&w, b->failures);
+        if (b->nmembers) {
+            /* a prefix ban: the member bans that caused it */
+            jw_key(&w, "members");
+            jw_arr(&w);
+            for (size_t i = 0; i < b->nmembers; i++) {
+                const struct cidr *m = &b->members[i];
+                if (m->prefix == (m->addr.family == 4 ? 32 : 128)) ipaddr_format(&m->addr, ip, sizeof ip);
+                else cidr_format(m, ip, sizeof ip);
+                jw_cstr(&w, ip);
+            }
+            jw_arr_end(&w);
+        }
         jw_obj_end(&w);
         jw_end(&w);
     } else {
@@ -141,7 +153,7 @@ static int run_simulate(int argc, char **argv)
             return EXIT_FAIL;
         }
     }
-    struct core_cb cb = { .ud = &s, .on_ban = sim_ban, .history = sim_history };
+    struct core_cb cb = { .ud = &s, .on_ban = sim_ban, .history = sim_history };   /* recidive counts in memory */
     struct core *core = core_new(gc, &cb, err, sizeof err);
     int rc = EXIT_OK;
     if (!core) {
@@ -193,6 +205,9 @@ const struct command cmd_simulate = {
     "restricts) by the logs' own timestamps, with bantime.increment applied, and prints\n"
     "one line per ban:  TIME JAIL IP BANTIME FAILURES  (bantime -1: permanent).\n"
     "--json: JSON lines {\"time\": EPOCH, \"jail\": J, \"ip\": IP, \"bantime\": S, \"failures\": N}.\n"
+    "A prefix ban (prefix.escalate) is a line whose IP is the network (203.0.113.0/24) and\n"
+    "whose FAILURES is the number of member bans that caused it (JSON: also \"members\"); a\n"
+    "recidive ban's FAILURES is the number of bans in the other jails.\n"
     "State starts empty and in memory; --db PATH takes earlier bans (for bantime.increment)\n"
     "from that database (read only). --now T: the reference time for year-less syslog\n"
     "stamps (default: each file's modification time).\n",

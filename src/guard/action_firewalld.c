@@ -29,7 +29,33 @@
  * addresses (fw_target), numeric ports, fixed protocol names, a checked zone name.
  * firewalld's own reload drops runtime rules without telling us; the daemon re-applies
  * everything when a run fails, and on its own restart or reload.
- * Not done yet: mode=ipset (firewalld's own ipsets with timeouts); rich rules are enough.
+ *
+ * mode=ipset (firewalld_mode = ipset, or the action firewalld[mode=ipset] /
+ * firewallcmd-ipset): firewalld's own ipsets, as fail2ban's firewallcmd-ipset does, but of
+ * type hash:net so that network bans (prefix escalation) fit:
+ *   setup    firewall-cmd --state
+ *            firewall-cmd --permanent --get-ipsets            (which sets exist)
+ *            firewall-cmd --permanent --new-ipset=mw-JAIL-4 --type=hash:net
+ *                         --option=family=inet --option=timeout=0      (each missing set;
+ *                         -6 with family=inet6; mw-block-4/-6 without timeout)
+ *            firewall-cmd --reload                            (only when a set was created:
+ *                         a permanent ipset reaches the runtime only so)
+ *            firewall-cmd --permanent [--zone=Z] --add-rich-rule='rule family="ipv4"
+ *                         source ipset="mw-JAIL-4" port port="25" protocol="tcp" drop' ...
+ *            firewall-cmd [--zone=Z] --add-rich-rule=... (the same rules at runtime)
+ *            rules this process added earlier and no longer wants (ports changed by a
+ *            reload) are removed first, permanent and runtime
+ *   ban      firewall-cmd --ipset=mw-JAIL-4 --add-entry=ADDR, or for several addresses of
+ *            one set --add-entries-from-file=/dev/stdin with one address per line on stdin
+ *   unban    the same with --remove-entry / --remove-entries-from-file (also when the ban
+ *            expired: firewalld's sets carry no per-entry timeout)
+ *   block    firewall-cmd --permanent --ipset=mw-block-4 --add-entry=... then the same at
+ *            runtime (the permanent form of the block list); unblock removes both
+ *   flush    every ban entry this process added, removed per set
+ * timeout=0: the set supports timeouts but entries never expire by themselves. firewalld
+ * refuses --add-entry on a set whose timeout is not 0 (IPSET_WITH_TIMEOUT) and firewall-cmd
+ * has no per-entry timeout, so the daemon's timer lifts bans (the kernel does not, unlike
+ * the nftables action and the rich rules' --timeout).
  */
 #include "guard/action.h"
 #include "util/hash.h"
@@ -49,7 +75,10 @@ struct fwd_state {
     int timeout;
     struct fwd_jail *jails;
     size_t nj;
-    struct hmap bans;              /* "jail\0target" -> char *blob ("r1\0r2\0\0") */
+    struct hmap bans;              /* "jail\0target" -> char *blob ("r1\0r2\0\0");
+                                      ipset mode: "set\0target" -> char *NULL */
+    bool ipset;                    /* mode=ipset */
+    char **rules;                  /* ipset mode: rich rules installed by setup (NULL-terminated) */
 };
 
 /* A run of firewall-cmd with many rules. */
@@ -349,6 +378,7 @@ static void fwd_free(void *st)
     bans_clear(s);
     hmap_free(&s->bans);
     jails_free(s);
+    argv_free(s->rules);
     free(s->cmd);
     free(s->zone);
     free(s->verdict);
@@ -357,6 +387,259 @@ static void fwd_free(void *st)
 
 static const struct action_ops fwd_ops = {
     .name = "firewalld", .setup = fwd_setup, .apply = fwd_apply, .flush = fwd_flush, .free = fwd_free,
+};
+
+
+/* ---- mode=ipset ---- */
+
+static void set_name(char *buf, size_t cap, const char *jail, int fam)
+{
+    snprintf(buf, cap, "mw-%s-%d", jail, fam);
+}
+
+/* Run argv (NULL-terminated words, copied) with optional stdin; 0 or -1 with err. */
+static int run_words(const struct fwd_state *s, char *const *argv, const char *in, size_t inlen, struct buf *out,
+                     char *err, size_t errlen)
+{
+    return action_spawn(argv, in, inlen, out, s->timeout, err, errlen) == 0 ? 0 : -1;
+}
+
+static int run_rules(const struct fwd_state *s, bool permanent, const char *opt, char *const *rules, char *err,
+                     size_t errlen)
+{
+    if (!rules || !*rules) return 0;
+    struct run r;
+    run_init(&r, s, permanent, 0);
+    int rc = 0;
+    for (char *const *p = rules; *p && rc == 0; p++) rc = run_add(&r, s, opt, *p, err, errlen);
+    if (rc == 0) return run_end(&r, s, err, errlen);
+    run_free(&r);
+    return rc;
+}
+
+static bool in_list(char *const *v, const char *x)
+{
+    for (; v && *v; v++)
+        if (!strcmp(*v, x)) return true;
+    return false;
+}
+
+static bool word_in(const char *list, const char *w)
+{
+    size_t wl = strlen(w);
+    for (const char *p = list; (p = strstr(p, w)); p += wl) {
+        bool start = p == list || p[-1] == ' ' || p[-1] == '\n' || p[-1] == '\t';
+        bool end = p[wl] == 0 || p[wl] == ' ' || p[wl] == '\n' || p[wl] == '\t';
+        if (start && end) return true;
+    }
+    return false;
+}
+
+static int fwi_setup(void *st, const struct fw_jail *jails, size_t n, char *err, size_t errlen)
+{
+    struct fwd_state *s = st;
+    for (size_t i = 0; i < n; i++)
+        if (ipset_jail_check(jails[i].name, err, errlen) < 0) return -1;
+    /* the wanted rules, from the jails' ports; the block sets match every port */
+    char **want = xcalloc(1, sizeof *want);
+    size_t nw = 0;
+    for (size_t i = 0; i <= n; i++) {
+        char **match = NULL;
+        if (i < n && !(match = jail_match(&jails[i], err, errlen))) {
+            argv_free(want);
+            return -1;
+        }
+        static char *const none[] = { "", NULL };
+        for (int fam = 4; fam <= 6; fam += 2) {
+            char set[64];
+            set_name(set, sizeof set, i < n ? jails[i].name : "block", fam);
+            for (char *const *m = match ? match : none; *m; m++) {
+                want = xrealloc(want, (nw + 2) * sizeof *want);
+                want[nw++] = xasprintf("rule family=\"ipv%d\" source ipset=\"%s\"%s %s", fam, set, *m, s->verdict);
+                want[nw] = NULL;
+            }
+        }
+        argv_free(match);
+    }
+    char *state[] = { s->cmd, "--state", NULL };
+    char *get[] = { s->cmd, "--permanent", "--get-ipsets", NULL };
+    struct buf have = BUF_INIT(1u << 20);
+    int rc = run_words(s, state, NULL, 0, NULL, err, errlen);
+    if (rc == 0) rc = run_words(s, get, NULL, 0, &have, err, errlen);
+    bool created = false;
+    for (size_t i = 0; i <= n && rc == 0; i++) {
+        for (int fam = 4; fam <= 6 && rc == 0; fam += 2) {
+            char set[64];
+            set_name(set, sizeof set, i < n ? jails[i].name : "block", fam);
+            if (word_in(buf_cstr(&have), set)) continue;
+            char *newset = xasprintf("--new-ipset=%s", set);
+            char *argv[] = { s->cmd, "--permanent", newset, "--type=hash:net",
+                             fam == 4 ? "--option=family=inet" : "--option=family=inet6",
+                             i < n ? "--option=timeout=0" : NULL, NULL };
+            rc = run_words(s, argv, NULL, 0, NULL, err, errlen);
+            free(newset);
+            created = true;
+        }
+    }
+    buf_free(&have);
+    if (rc == 0 && created) {
+        char *reload[] = { s->cmd, "--reload", NULL };
+        rc = run_words(s, reload, NULL, 0, NULL, err, errlen);
+    }
+    /* rules of an earlier setup that are no longer wanted go first */
+    char **stale = xcalloc(1, sizeof *stale);
+    size_t ns = 0;
+    for (char **p = s->rules; p && *p; p++)
+        if (!in_list(want, *p)) {
+            stale = xrealloc(stale, (ns + 2) * sizeof *stale);
+            stale[ns++] = xstrdup(*p);
+            stale[ns] = NULL;
+        }
+    if (rc == 0) rc = run_rules(s, true, "--remove-rich-rule", stale, err, errlen);
+    if (rc == 0) rc = run_rules(s, false, "--remove-rich-rule", stale, err, errlen);
+    argv_free(stale);
+    if (rc == 0) rc = run_rules(s, true, "--add-rich-rule", want, err, errlen);
+    if (rc == 0) rc = run_rules(s, false, "--add-rich-rule", want, err, errlen);
+    if (rc < 0) {
+        argv_free(want);
+        return -1;
+    }
+    argv_free(s->rules);
+    s->rules = want;
+    jails_free(s);
+    s->jails = xcalloc(n + 1, sizeof *s->jails);
+    for (size_t i = 0; i < n; i++) s->jails[i].name = xstrdup(jails[i].name);
+    s->nj = n;
+    return 0;
+}
+
+/* The set and canonical entry of an operation; false when it is not valid. */
+static bool fwi_entry(const struct fwd_state *s, const struct fw_op *op, char *set, size_t scap, char *t, size_t tcap)
+{
+    struct cidr c;
+    if (!fw_target(&op->target, &c, t, tcap)) return false;
+    if (op->kind == FW_BLOCK || op->kind == FW_UNBLOCK) {
+        set_name(set, scap, "block", c.addr.family);
+        return true;
+    }
+    if (op->jail < 0 || (size_t)op->jail >= s->nj) return false;
+    set_name(set, scap, s->jails[op->jail].name, c.addr.family);
+    return true;
+}
+
+/* One run: the entries of ops[a..b) that belong to `set` (one kind). */
+static int fwi_run(struct fwd_state *s, const char *set, bool permanent, bool add, const struct buf *entries,
+                   size_t n, char *err, size_t errlen)
+{
+    char *ipset = xasprintf("--ipset=%s", set);
+    char *what;
+    const char *in = NULL;
+    size_t inlen = 0;
+    if (n == 1) {
+        size_t l = entries->len;
+        what = xasprintf("%s=%.*s", add ? "--add-entry" : "--remove-entry", (int)(l ? l - 1 : 0), entries->p);
+    } else {
+        what = xstrdup(add ? "--add-entries-from-file=/dev/stdin" : "--remove-entries-from-file=/dev/stdin");
+        in = entries->p;
+        inlen = entries->len;
+    }
+    char *argv[] = { s->cmd, permanent ? "--permanent" : ipset, permanent ? ipset : what, permanent ? what : NULL,
+                     NULL };
+    int rc = run_words(s, argv, in, inlen, NULL, err, errlen);
+    free(ipset);
+    free(what);
+    return rc;
+}
+
+static size_t fwi_apply(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen)
+{
+    struct fwd_state *s = st;
+    size_t a = 0;
+    while (a < n) {
+        char set[64], t[IPADDR_STRLEN + 8];
+        if (!fwi_entry(s, &ops[a], set, sizeof set, t, sizeof t)) {
+            a++;
+            continue;
+        }
+        /* the run: consecutive operations of this kind on this set */
+        struct buf entries = BUF_INIT(1u << 26);
+        size_t cnt = 0, b = a;
+        while (b < n && ops[b].kind == ops[a].kind) {
+            char set2[64], t2[IPADDR_STRLEN + 8];
+            if (fwi_entry(s, &ops[b], set2, sizeof set2, t2, sizeof t2)) {
+                if (strcmp(set2, set)) break;
+                buf_printf(&entries, "%s\n", t2);
+                cnt++;
+            }
+            b++;
+        }
+        enum fw_kind k = ops[a].kind;
+        bool add = k == FW_BAN || k == FW_BLOCK;
+        int rc = 0;
+        if (k == FW_BLOCK || k == FW_UNBLOCK) rc = fwi_run(s, set, true, add, &entries, cnt, err, errlen);
+        if (rc == 0) rc = fwi_run(s, set, false, add, &entries, cnt, err, errlen);
+        if (rc == 0 && (k == FW_BAN || k == FW_UNBAN)) {
+            /* remember what is in the sets now, for flush */
+            for (const char *p = buf_cstr(&entries); *p;) {
+                const char *nl = strchr(p, '\n');
+                struct buf key = BUF_INIT(256);
+                buf_puts(&key, set);
+                buf_putc(&key, 0);
+                buf_append(&key, p, (size_t)(nl - p));
+                if (add) hmap_put(&s->bans, buf_str(&key), NULL);
+                else hmap_del(&s->bans, buf_str(&key));
+                buf_free(&key);
+                p = nl + 1;
+            }
+        }
+        buf_free(&entries);
+        if (rc < 0) return a;
+        a = b;
+    }
+    return n;
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+    const struct str *a = x, *b = y;
+    size_t l = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->p, b->p, l);
+    return c ? c : a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int fwi_flush(void *st, char *err, size_t errlen)
+{
+    struct fwd_state *s = st;
+    struct str *keys = NULL;
+    size_t n = 0, cap = 0, it = 0;
+    struct str k;
+    void *v;
+    while (hmap_next(&s->bans, &it, &k, &v)) {
+        keys = xgrow(keys, &cap, n + 1, sizeof *keys);
+        keys[n++] = k;
+    }
+    if (n) qsort(keys, n, sizeof *keys, cmp_key);
+    int rc = 0;
+    for (size_t a = 0; a < n && rc == 0;) {
+        const char *set = keys[a].p;             /* "set\0entry" */
+        struct buf entries = BUF_INIT(1u << 26);
+        size_t b = a;
+        for (; b < n && !strcmp(keys[b].p, set); b++) {
+            size_t sl = strlen(keys[b].p) + 1;
+            buf_append(&entries, keys[b].p + sl, keys[b].len - sl);
+            buf_putc(&entries, '\n');
+        }
+        rc = fwi_run(s, set, false, false, &entries, b - a, err, errlen);
+        buf_free(&entries);
+        a = b;
+    }
+    free(keys);
+    if (rc == 0) bans_clear(s);
+    return rc;
+}
+
+static const struct action_ops fwi_ops = {
+    .name = "firewalld", .setup = fwi_setup, .apply = fwi_apply, .flush = fwi_flush, .free = fwd_free,
 };
 
 struct action *action_firewalld_new(const struct fwcmd_conf *c, char *err, size_t errlen)
@@ -375,8 +658,10 @@ struct action *action_firewalld_new(const struct fwcmd_conf *c, char *err, size_
         snprintf(err, errlen, "firewalld blocktype '%.40s': drop or reject", bt);
         goto fail;
     }
-    if (strcmp(mode, "richrule") && strcmp(mode, "rich-rules")) {
-        snprintf(err, errlen, "firewalld mode '%.40s': only richrule is implemented", mode);
+    if (!strcmp(mode, "ipset")) {
+        s->ipset = true;
+    } else if (strcmp(mode, "richrule") && strcmp(mode, "rich-rules")) {
+        snprintf(err, errlen, "firewalld mode '%.40s': richrule or ipset", mode);
         goto fail;
     }
     if (c->zone && *c->zone) {
@@ -392,9 +677,9 @@ struct action *action_firewalld_new(const struct fwcmd_conf *c, char *err, size_
         s->zone = xasprintf("--zone=%s", c->zone);
     }
     struct action *a = xcalloc(1, sizeof *a);
-    a->ops = &fwd_ops;
+    a->ops = s->ipset ? &fwi_ops : &fwd_ops;
     a->st = s;
-    a->name = xstrdup("firewalld");
+    a->name = xstrdup(s->ipset ? "firewalld-ipset" : "firewalld");
     return a;
 fail:
     fwd_free(s);

@@ -14,10 +14,14 @@
  * fails the whole transaction, so an unban is "add element X; delete element X" (adding an
  * existing element is a no-op). A ban is the same followed by "add element X timeout T", so
  * the kernel timeout is always the one asked for.
+ * In one batch only the last operation on an element is written, and an element of a network
+ * starts a new transaction (apply): see nft_script_ops and nft_apply for the kernel's rules
+ * on interval sets that make this necessary for prefix bans.
  * Timeouts longer than NFT_MAX_TIMEOUT (and permanent bans) are added without a timeout;
  * the daemon's own timer removes them.
  */
 #include "guard/action.h"
+#include "util/hash.h"
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include <nftables/libnftables.h>
@@ -183,23 +187,48 @@ static void elem(struct buf *o, const struct fw_op *op)
     buf_puts(o, t);
 }
 
+/* The set of op (false when the op names no known jail). */
+static bool op_set(const struct fw_jail *jails, size_t nj, const struct fw_op *op, char *set, size_t cap)
+{
+    int fam = op->target.addr.family == 4 ? 4 : 6;
+    if (op->kind == FW_BLOCK || op->kind == FW_UNBLOCK) {
+        snprintf(set, cap, "block%d", fam);
+        return true;
+    }
+    if (op->jail < 0 || (size_t)op->jail >= nj) return false;
+    char *b = set_base(jails[op->jail].name);
+    snprintf(set, cap, "%s_%d", b, fam);
+    free(b);
+    return true;
+}
+
 void nft_script_ops(struct buf *o, const char *table, const struct fw_jail *jails, size_t nj,
                     const struct fw_op *ops, size_t n)
 {
+    /* Only the last operation on an element counts (each one's script sets the element's
+     * final state from any state): the kernel fails a transaction that re-adds and deletes
+     * one element twice (a ban taken over by a prefix ban in the same batch). */
+    struct hmap last;
+    hmap_init(&last, sizeof(size_t));
+    struct buf k = BUF_INIT(512);
+    char set[256];
+    for (size_t i = 0; i < n; i++) {
+        if (!op_set(jails, nj, &ops[i], set, sizeof set)) continue;
+        buf_reset(&k);
+        buf_printf(&k, "%s ", set);
+        elem(&k, &ops[i]);
+        *(size_t *)hmap_put(&last, buf_str(&k), NULL) = i;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct fw_op *op = &ops[i];
-        char set[256];
         /* the kernel timeout has removed it already */
         if (op->kind == FW_UNBAN && op->expiry && op->timeout > 0 && op->timeout <= NFT_MAX_TIMEOUT) continue;
-        int fam = op->target.addr.family == 4 ? 4 : 6;
-        if (op->kind == FW_BLOCK || op->kind == FW_UNBLOCK) {
-            snprintf(set, sizeof set, "block%d", fam);
-        } else {
-            if (op->jail < 0 || (size_t)op->jail >= nj) continue;
-            char *b = set_base(jails[op->jail].name);
-            snprintf(set, sizeof set, "%s_%d", b, fam);
-            free(b);
-        }
+        if (!op_set(jails, nj, op, set, sizeof set)) continue;
+        buf_reset(&k);
+        buf_printf(&k, "%s ", set);
+        elem(&k, op);
+        const size_t *li = hmap_get(&last, buf_str(&k));
+        if (li && *li != i) continue;
         /* idempotent removal first (see the header) */
         buf_printf(o, "add element inet %s %s { ", table, set);
         elem(o, op);
@@ -214,6 +243,8 @@ void nft_script_ops(struct buf *o, const char *table, const struct fw_jail *jail
             buf_puts(o, " }\n");
         }
     }
+    buf_free(&k);
+    hmap_free(&last);
 }
 
 static int run(struct nft_state *s, const char *script, char *err, size_t errlen)
@@ -252,17 +283,36 @@ static int nft_setup(void *st, const struct fw_jail *jails, size_t n, char *err,
     return 0;
 }
 
+/* Does op add a network (not a single address)? */
+static bool adds_network(const struct fw_op *op)
+{
+    return (op->kind == FW_BAN || op->kind == FW_BLOCK) &&
+           op->target.prefix < (op->target.addr.family == 4 ? 32 : 128);
+}
+
 static size_t nft_apply(void *st, const struct fw_op *ops, size_t n, char *err, size_t errlen)
 {
     struct nft_state *s = st;
     struct fw_jail *j = xcalloc(s->nj + 1, sizeof *j);
     for (size_t i = 0; i < s->nj; i++) j[i].name = s->setnames[i];
-    struct buf o = BUF_INIT(SIZE_MAX / 2);
-    nft_script_ops(&o, s->table, j, s->nj, ops, n);
+    /* One transaction per segment; a network's element starts a new one. A prefix ban
+     * comes after the deletion of the addresses it replaces, and the kernel refuses the
+     * interval as overlapping when those deletions are in the same transaction as the
+     * idempotent re-add that precedes each of them (see the header); committed first,
+     * they are gone. */
+    size_t done = 0;
+    while (done < n) {
+        size_t end = done + 1;
+        while (end < n && !adds_network(&ops[end])) end++;
+        struct buf o = BUF_INIT(SIZE_MAX / 2);
+        nft_script_ops(&o, s->table, j, s->nj, ops + done, end - done);
+        int rc = o.len ? run(s, buf_cstr(&o), err, errlen) : 0;
+        buf_free(&o);
+        if (rc < 0) break;
+        done = end;
+    }
     free(j);
-    int rc = o.len ? run(s, buf_cstr(&o), err, errlen) : 0;
-    buf_free(&o);
-    return rc < 0 ? 0 : n;
+    return done;
 }
 
 static int nft_flush(void *st, char *err, size_t errlen)

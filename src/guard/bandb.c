@@ -13,7 +13,8 @@
 
 enum {
     S_BAN_ADD, S_BAN_END_J, S_BAN_END_ALL, S_COUNT_J, S_COUNT_ALL, S_ACTIVE, S_EXPIRE,
-    S_POS_GET, S_POS_SET, S_BLOCK_ADD, S_BLOCK_DEL, S_BLOCKS, S_BEGIN, S_COMMIT, S_MAX
+    S_POS_GET, S_POS_SET, S_BLOCK_ADD, S_BLOCK_DEL, S_BLOCKS, S_BEGIN, S_COMMIT, S_MEMBERS, S_COUNT_OTHERS,
+    S_MAX
 };
 
 static const char *const sql[S_MAX] = {
@@ -25,7 +26,7 @@ static const char *const sql[S_MAX] = {
                       " AND prefix = ?3 AND ended_at IS NULL AND ?1 IS NULL",
     [S_COUNT_J] = "SELECT count(*) FROM guard_bans WHERE ip = ?2 AND prefix = ?3 AND jail = ?1 AND time_of_ban >= ?4",
     [S_COUNT_ALL] = "SELECT count(*) FROM guard_bans WHERE ip = ?2 AND prefix = ?3 AND time_of_ban >= ?4 AND ?1 IS NULL",
-    [S_ACTIVE] = "SELECT jail, ip, prefix, time_of_ban, bantime, failures, ban_count FROM guard_bans"
+    [S_ACTIVE] = "SELECT jail, ip, prefix, time_of_ban, bantime, failures, ban_count, members FROM guard_bans"
                  " WHERE ended_at IS NULL AND (end_time IS NULL OR end_time > ?1) ORDER BY time_of_ban, id",
     [S_EXPIRE] = "UPDATE guard_bans SET ended_at = end_time, ended_how = 'expired'"
                  " WHERE ended_at IS NULL AND end_time IS NOT NULL AND end_time <= ?1",
@@ -38,6 +39,9 @@ static const char *const sql[S_MAX] = {
     [S_BLOCKS] = "SELECT cidr, added FROM guard_blocks ORDER BY added, cidr",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
+    [S_MEMBERS] = "UPDATE guard_bans SET members = ?4 WHERE jail = ?1 AND ip = ?2 AND prefix = ?3 AND ended_at IS NULL",
+    [S_COUNT_OTHERS] = "SELECT count(*) FROM guard_bans WHERE ip = ?2 AND prefix = ?3 AND time_of_ban >= ?4"
+                       " AND jail <> ?1",
 };
 
 struct bandb {
@@ -150,6 +154,54 @@ long bandb_ban_count(struct bandb *db, const char *jail, const struct cidr *t, i
     return n;
 }
 
+long bandb_ban_count_others(struct bandb *db, const char *jail, const struct cidr *t, int64_t since)
+{
+    sqlite3_stmt *s = S(db, S_COUNT_OTHERS);
+    sqlite3_bind_text(s, 1, jail, -1, SQLITE_TRANSIENT);
+    bind_target(s, t);
+    sqlite3_bind_int64(s, 4, since);
+    long n = -1;
+    if (sqlite3_step(s) == SQLITE_ROW) n = (long)sqlite3_column_int64(s, 0);
+    else fail(db, "recent bans");
+    sqlite3_reset(s);
+    return n;
+}
+
+int bandb_ban_members(struct bandb *db, const char *jail, const struct cidr *t, const struct cidr *m, size_t n)
+{
+    /* canonical text of parsed addresses only: nothing from a log line */
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    if (!f) return fail(db, "members");
+    for (size_t i = 0; i < n; i++) {
+        char b[IPADDR_STRLEN + 8];
+        if (m[i].prefix == (m[i].addr.family == 4 ? 32 : 128)) ipaddr_format(&m[i].addr, b, sizeof b);
+        else cidr_format(&m[i], b, sizeof b);
+        fprintf(f, "%s%s", i ? " " : "", b);
+    }
+    fclose(f);
+    sqlite3_stmt *s = S(db, S_MEMBERS);
+    sqlite3_bind_text(s, 1, jail, -1, SQLITE_TRANSIENT);
+    bind_target(s, t);
+    sqlite3_bind_text(s, 4, txt, -1, SQLITE_TRANSIENT);
+    free(txt);
+    return step_done(db, s, "members");
+}
+
+/* "a b c" -> up to max CIDRs (bad words skipped) */
+static size_t parse_members(const char *p, struct cidr *out, size_t max)
+{
+    size_t n = 0;
+    while (p && *p && n < max) {
+        while (*p == ' ') p++;
+        const char *b = p;
+        while (*p && *p != ' ') p++;
+        if (p > b && cidr_parse((struct str){ b, (size_t)(p - b) }, &out[n]) == 0) n++;
+    }
+    return n;
+}
+
 static int col_cidr(sqlite3_stmt *s, int col, int pcol, struct cidr *c)
 {
     const unsigned char *ip = sqlite3_column_text(s, col);
@@ -176,6 +228,9 @@ int bandb_active(struct bandb *db, int64_t now, void (*cb)(void *ud, const struc
         b.bantime = sqlite3_column_int64(s, 4);
         b.failures = (uint32_t)sqlite3_column_int64(s, 5);
         b.count = (uint32_t)sqlite3_column_int64(s, 6);
+        struct cidr mem[BANDB_MAXMEMBERS];
+        b.nmembers = parse_members((const char *)sqlite3_column_text(s, 7), mem, BANDB_MAXMEMBERS);
+        b.members = mem;
         cb(ud, &b);
     }
     sqlite3_reset(s);

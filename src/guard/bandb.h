@@ -46,12 +46,20 @@ int bandb_ban_end(struct bandb *db, const char *jail, const struct cidr *t, int6
  * `since`. -1 on error. */
 long bandb_ban_count(struct bandb *db, const char *jail, const struct cidr *t, int64_t since);
 
+#define BANDB_MAXMEMBERS 64
 struct bandb_ban {
     const char *jail;           /* valid during the callback */
     struct cidr target;
     int64_t start, bantime;
     uint32_t failures, count;
+    const struct cidr *members; /* a prefix ban's members (valid during the callback) */
+    size_t nmembers;
 };
+/* The members that caused the active prefix ban (jail, t). */
+int bandb_ban_members(struct bandb *db, const char *jail, const struct cidr *t, const struct cidr *m, size_t n);
+/* Bans of target t in every jail but `jail` that started at or after `since` (recidive).
+ * -1 on error. */
+long bandb_ban_count_others(struct bandb *db, const char *jail, const struct cidr *t, int64_t since);
 /* Bans not ended and not expired at now (permanent ones included), oldest first. */
 int bandb_active(struct bandb *db, int64_t now, void (*cb)(void *ud, const struct bandb_ban *b), void *ud);
 /* Mark bans that expired before now as ended (bookkeeping after a restart). */

@@ -30,6 +30,9 @@ void bans_init(struct bans *b, size_t cap)
 
 void bans_free(struct bans *b)
 {
+    size_t it = 0;
+    struct ban *x;
+    while ((x = bans_next(b, &it))) free(x->members);
     hmap_free(&b->map);
     free(b->heap);
     memset(b, 0, sizeof *b);
@@ -105,6 +108,7 @@ struct ban *bans_add(struct bans *b, uint16_t jail, const struct cidr *target, i
     struct ban *x = hmap_get(&b->map, ks);
     if (x) {
         heap_remove(b, x);
+        free(x->members);
     } else {
         if (hmap_count(&b->map) >= b->cap) return NULL;
         x = hmap_put(&b->map, ks, NULL);
@@ -117,13 +121,29 @@ struct ban *bans_add(struct bans *b, uint16_t jail, const struct cidr *target, i
     x->failures = failures;
     x->count = count;
     x->heap_idx = 0;
+    x->members = NULL;
+    x->nmembers = 0;
     if (x->end != BAN_PERMANENT) heap_push(b, x);
     return x;
+}
+
+void bans_set_members(struct ban *x, const struct cidr *m, size_t n)
+{
+    free(x->members);
+    x->members = NULL;
+    x->nmembers = 0;
+    if (n > BAN_MAXMEMBERS) n = BAN_MAXMEMBERS;
+    if (!n) return;
+    x->members = xmalloc(n * sizeof *m);     /* owned by the ban; freed with it */
+    memcpy(x->members, m, n * sizeof *m);
+    x->nmembers = (uint8_t)n;
 }
 
 void bans_remove(struct bans *b, struct ban *x)
 {
     heap_remove(b, x);
+    free(x->members);
+    x->members = NULL;
     struct bankey k = mkkey(x->jail, &x->target);
     hmap_del(&b->map, (struct str){ (const char *)&k, sizeof k });
 }

@@ -5,7 +5,8 @@
  * firewall operations and database rows, `simulate` prints it.
  *
  * A ban is keyed by (jail id, CIDR): a single address is a /32 or /128, so prefix bans (the
- * follow-up issue) use the same table. Lifting is driven by a binary min-heap on the end
+ * follow-up issue) use the same table. A prefix ban (guard/prefix.h) carries the members that
+ * caused it, in an array the ban owns. Lifting is driven by a binary min-heap on the end
  * time (O(log n) per ban/unban, no scan of all bans); permanent bans (bantime -1) are not in
  * the heap.
  *
@@ -32,7 +33,11 @@ struct ban {
     uint32_t failures;
     uint32_t count;                /* number of earlier bans of this target (increment) */
     uint32_t heap_idx;             /* position in the heap + 1; 0 = not in the heap */
+    uint8_t nmembers;              /* prefix ban: the member bans that caused it */
+    struct cidr *members;          /* owned by the ban (bans_set_members), NULL when none */
 };
+
+#define BAN_MAXMEMBERS 64
 
 struct bans {
     struct hmap map;               /* key (jail, family, prefix, addr) -> struct ban */
@@ -46,6 +51,9 @@ void bans_free(struct bans *b);
 struct ban *bans_add(struct bans *b, uint16_t jail, const struct cidr *target, int64_t start,
                      int64_t bantime, uint32_t failures, uint32_t count);
 struct ban *bans_find(const struct bans *b, uint16_t jail, const struct cidr *target);
+/* Give a ban the members that caused it (copied; replaces earlier ones; n capped at
+ * BAN_MAXMEMBERS). */
+void bans_set_members(struct ban *x, const struct cidr *m, size_t n);
 /* Remove the ban (the pointer is invalid afterwards). */
 void bans_remove(struct bans *b, struct ban *x);
 /* The ban that ends first, if it ends at or before now (pop it with bans_remove). */

@@ -24,6 +24,9 @@
  *                        keyboard-interactive/pam" line of the same pid that follows);
  *                        mode=aggressive: also pre-auth disconnects and "maximum
  *                        authentication attempts exceeded"
+ *   mailwarden-recidive  no line ever matches: the jail's failures are the bans of the
+ *                        other jails (guard/core.c), fail2ban's recidive without a second
+ *                        pass over a log
  * Counting follows the rule of report/offenders.c, made immediate (a daemon cannot wait for
  * the end of a session): Dovecot auth lines count at once and the session's summary line
  * adds only the remainder.
@@ -40,7 +43,7 @@
 
 #define FILTER_STATE_MAX 20000
 
-enum bf_kind { BF_POSTFIX, BF_DOVECOT, BF_SSHD };
+enum bf_kind { BF_POSTFIX, BF_DOVECOT, BF_SSHD, BF_RECIDIVE };
 enum { M_REJECT = 1, M_SASL = 2, M_DDOS = 4, M_NOAUTH = 8, M_PREAUTH = 16 };
 
 struct bf {
@@ -68,6 +71,7 @@ static const struct { const char *name; enum bf_kind kind; const char *modes; } 
     { "mailwarden-postfix", BF_POSTFIX, "normal, auth, ddos, aggressive" },
     { "mailwarden-dovecot", BF_DOVECOT, "normal, aggressive" },
     { "mailwarden-sshd", BF_SSHD, "normal, aggressive" },
+    { "mailwarden-recidive", BF_RECIDIVE, "normal" },
 };
 
 bool jfilter_is_builtin(const char *name)
@@ -287,12 +291,14 @@ static size_t bf_match(void *st, const struct event *ev, struct str line, struct
     struct bf *b = st;
     const char *w = NULL;
     size_t n = 0;
-    static const char *const other[] = { "not a Postfix line", "not a Dovecot line", "not an sshd line" };
+    static const char *const other[] = { "not a Postfix line", "not a Dovecot line", "not an sshd line",
+                                         "a recidive jail counts the bans of the other jails, not log lines" };
     w = other[b->kind];
     switch (b->kind) {
     case BF_POSTFIX: n = m_postfix(b, ev, out, max, &w); break;
     case BF_DOVECOT: n = m_dovecot(b, ev, out, max, &w); break;
     case BF_SSHD: n = m_sshd(b, ev, out, max, &w); break;
+    case BF_RECIDIVE: break;
     }
     if (why) *why = w;
     return n;

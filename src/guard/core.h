@@ -11,6 +11,20 @@
  * than now - findtime is ignored. A line without a usable timestamp, or one more than a day
  * in the future, counts at `now`. Bans start at `now` (simulate passes the line's time).
  *
+ * Prefix escalation (jail option prefix.escalate): when prefix.count distinct members of a
+ * /prefix.ipv4 (IPv6: /prefix.ipv6) network were banned in a jail within prefix.window, the
+ * jail bans the network. A ban of a network takes over the narrower bans of the same jail
+ * inside it (they end with how "prefix"; the network's ban lasts at least as long as the
+ * longest of them), and no narrower ban is made while it lasts: firewall interval sets
+ * refuse overlapping elements, and the admin sees one ban per network. The members that
+ * caused it stay with the ban (struct ban.members) for `status`.
+ * With ipv6_prefix = N an IPv6 failure counts for its /N network, which is what is banned.
+ *
+ * recidive (filter mailwarden-recidive): every ban made in another jail is a failure of
+ * its target in each recidive jail; maxretry of them within findtime ban the target there
+ * (on all the jail's ports, for its bantime). The count comes from the ban history
+ * (callback `recent`, the database in the daemon), else from the in-memory tracker.
+ *
  * Ownership: the core borrows the guard_conf (it must outlive the core) and owns its
  * filters, tracker and bans. Not thread-safe.
  */
@@ -30,6 +44,9 @@ struct gjail {
     int id;
     struct jfilter *filter;
     uint64_t total_failed, total_banned;
+    uint32_t nwide;             /* active bans of a network (not one address): new bans
+                                   check whether one covers them */
+    uint32_t nlen4[33], nlen6[129];  /* ... per prefix length, so only those are looked up */
     uint64_t lines, total_ignored;  /* lines fed to the jail; failures of ignored addresses */
 };
 
@@ -43,6 +60,9 @@ struct core_cb {
     void (*on_unban)(void *ud, struct gjail *j, const struct ban *b, const char *how);
     /* earlier bans of t (in jail j, or in every jail when overall); NULL = none */
     long (*history)(void *ud, const struct gjail *j, const struct cidr *t, bool overall);
+    /* recidive: bans of t in every jail but j that started at or after `since` (the ban
+     * just made included); -1 or NULL = unknown: the core counts in memory instead */
+    long (*recent)(void *ud, const struct gjail *j, const struct cidr *t, int64_t since);
     /* optional: a line no parser models (EV_UNPARSED: program empty; EV_OTHER), for metrics */
     void (*on_unparsed)(void *ud, struct str program);
 };
@@ -70,13 +90,21 @@ void core_expire(struct core *c, int64_t now);
 /* Ban by hand (`ban JAIL IP`); bantime < 0 uses the jail's rule. Returns the ban or NULL
  * when the cap is reached. */
 const struct ban *core_ban(struct core *c, struct gjail *j, const struct cidr *t, int64_t now, uint32_t failures);
-/* Restore a ban from the database (no callback). */
+/* Restore a ban from the database or a reload (no callback); members: what caused a
+ * prefix ban (NULL/0 none). */
 void core_restore(struct core *c, struct gjail *j, const struct cidr *t, int64_t start, int64_t bantime,
-                  uint32_t failures, uint32_t count);
+                  uint32_t failures, uint32_t count, const struct cidr *members, size_t nmembers);
 /* Unban target in jail j (NULL = every jail). Returns how many bans ended. */
 size_t core_unban(struct core *c, struct gjail *j, const struct cidr *t, const char *how);
 /* Is ip ignored by jail j (ignoreip/ignoreself)? */
 bool core_ignored(const struct gjail *j, const struct ipaddr *ip);
+/* Does network t hold (or lie in) an address jail j ignores? */
+bool core_ignored_net(const struct gjail *j, const struct cidr *t);
+/* The target a failure of ip counts for and is banned as in jail j: the address, or its
+ * /ipv6_prefix network for IPv6 when the jail counts per prefix. */
+struct cidr core_fail_target(const struct gjail *j, const struct ipaddr *ip);
+/* Groups of member bans per network (prefix escalation state; for tests and status). */
+size_t core_prefix_groups(const struct core *c);
 
 uint64_t core_lines(const struct core *c);
 

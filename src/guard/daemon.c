@@ -6,6 +6,7 @@
 #include "guard/core.h"
 #include "guard/follow.h"
 #include "guard/jailconf.h"
+#include "guard/privsep.h"
 #include "guard/metrics.h"
 #include "guard/metrics_http.h"
 #include "guard/store.h"
@@ -27,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +94,7 @@ struct guard {
     bool stop;
     int64_t now, last_pos_save, last_tick;
     bool in_txn, dirty_bans;
+    struct privsep *ps;         /* the firewall helper's link under privilege separation */
     struct gmetrics *gm;        /* metrics: kept across reloads (counters stay monotonic) */
     struct mhttp *http;         /* metrics_listen, NULL when off */
     struct buf mtext;           /* textfile and `metrics` command rendering */
@@ -175,7 +178,8 @@ static void on_ban(void *ud, struct gjail *j, const struct ban *b)
     msg_info("[%s] Ban %s (%u failures, bantime %lld%s)", j->c->name, t, b->failures, (long long)b->bantime,
              b->count ? ", repeat offender" : "");
     txn(g);
-    if (g->db && bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0)
+    if (g->db && (bandb_ban_add(g->db, j->c->name, &b->target, b->start, b->bantime, b->failures, b->count) < 0 ||
+                  (b->nmembers && bandb_ban_members(g->db, j->c->name, &b->target, b->members, b->nmembers) < 0)))
         msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
     g->dirty_bans = true;
     ban_op(g, j, b, g->now);
@@ -211,6 +215,15 @@ static long on_history(void *ud, const struct gjail *j, const struct cidr *t, bo
     return n;
 }
 
+static long on_recent(void *ud, const struct gjail *j, const struct cidr *t, int64_t since)
+{
+    struct guard *g = ud;
+    if (!g->db) return -1;
+    long n = bandb_ban_count_others(g->db, j->c->name, t, since);
+    if (n < 0) msg_warn_rl("db", 10, "database: %s", bandb_error(g->db));
+    return n;
+}
+
 static void on_unparsed(void *ud, struct str program)
 {
     struct guard *g = ud;
@@ -223,10 +236,15 @@ static struct actinst *inst_get(struct guard *g, enum act_kind kind, const char 
         if (!strcmp(g->acts[i].key, key)) return &g->acts[i];
     char err[512];
     struct action *a = NULL;
-    if (kind == ACT_NULL) a = action_null_new();
+    if (g->ps) a = privsep_action_new(g->ps, key);     /* the helper owns the real backend */
+    else if (kind == ACT_NULL) a = action_null_new();
     else if (kind == ACT_COMMAND) a = action_cmd_new(&ja->cmd, err, sizeof err);
     else if (kind == ACT_IPSET) a = action_ipset_new(&g->conf->ipset, err, sizeof err);
-    else if (kind == ACT_FIREWALLD) a = action_firewalld_new(&g->conf->fwcmd, err, sizeof err);
+    else if (kind == ACT_FIREWALLD) {
+        struct fwcmd_conf fc = g->conf->fwcmd;
+        if (ja && ja->mode) fc.mode = ja->mode;     /* firewalld[mode=ipset] */
+        a = action_firewalld_new(&fc, err, sizeof err);
+    }
     else a = action_nft_new(g->conf->nft_table, err, sizeof err);
     if (!a) {
         msg_error("action %s: %s", key, err);
@@ -257,6 +275,7 @@ static void build_actions(struct guard *g)
             enum act_kind kind = g->o.null_actions ? ACT_NULL : ja->kind;
             char key[128];
             if (kind == ACT_COMMAND) snprintf(key, sizeof key, "command:%s:%zu", jc->name, k);
+            else if (kind == ACT_FIREWALLD && ja->mode) snprintf(key, sizeof key, "firewalld:%s", ja->mode);
             else snprintf(key, sizeof key, "%s", kind == ACT_NULL ? "null" : kind == ACT_IPSET ? "ipset" :
                           kind == ACT_FIREWALLD ? "firewalld" : "nftables");
             struct actinst *ai = inst_get(g, kind, key, ja);
@@ -549,7 +568,7 @@ static void restore_ban(void *ud, const struct bandb_ban *b)
     struct guard *g = ud;
     struct gjail *j = core_jail_by_name(g->core, b->jail);
     if (!j) return;                 /* jail no longer configured: its kernel timeout ends it */
-    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count);
+    core_restore(g->core, j, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
     struct ban *x = bans_find(core_bans(g->core), (uint16_t)j->id, &b->target);
     if (x) ban_op(g, j, x, g->now);
 }
@@ -575,12 +594,31 @@ static void reapply_bans(struct guard *g)
 
 /* ---- reload ---- */
 
+static int do_reload_conf(struct guard *g, char *err, size_t errlen);
+
+static void notify_status(struct guard *g)
+{
+    sd_notifyf(0, "READY=1\nSTATUS=%zu jail(s), %zu ban(s), %zu block(s)%s", core_njails(g->core),
+               bans_count(core_bans(g->core)), g->nblocks, g->ps ? ", privilege separation" : "");
+}
+
 static int do_reload(struct guard *g, char *err, size_t errlen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sd_notifyf(0, "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
+               (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u);
+    int r = do_reload_conf(g, err, errlen);
+    notify_status(g);
+    return r;
+}
+
+static int do_reload_conf(struct guard *g, char *err, size_t errlen)
 {
     struct guard_conf *nc = guard_conf_load(g->o.confdir, g->o.f2bdir, err, errlen);
     if (!nc) return -1;
     struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
-                          .on_unparsed = on_unparsed };
+                          .recent = on_recent, .on_unparsed = on_unparsed };
     struct core *ncore = core_new(nc, &cb, err, errlen);
     if (!ncore) {
         guard_conf_free(nc);
@@ -599,7 +637,7 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
         struct gjail *oj = core_jail(g->core, b->jail);
         struct gjail *nj = oj ? core_jail_by_name(ncore, oj->c->name) : NULL;
         if (nj) {
-            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count);
+            core_restore(ncore, nj, &b->target, b->start, b->bantime, b->failures, b->count, b->members, b->nmembers);
         } else {
             gone = xgrow(gone, &capgone, ngone + 1, sizeof *gone);
             gonej = xgrow(gonej, &capgj, ngone + 1, sizeof *gonej);
@@ -616,6 +654,9 @@ static int do_reload(struct guard *g, char *err, size_t errlen)
     commit(g);
     free_follow(g);
     free_actions(g);
+    char perr[512];
+    if (g->ps && privsep_reload(g->ps, perr, sizeof perr) < 0)
+        msg_warn("reload: privileged helper: %s", perr);
     gmetrics_retire(g->gm, g->core);
     core_free(g->core);
     if ((nc->metrics_listen == NULL) != (g->conf->metrics_listen == NULL) ||
@@ -688,6 +729,48 @@ static void status_summary(struct guard *g, FILE *out, bool json)
     free(v);
 }
 
+/* Prefix bans with the members that caused them: a line after fail2ban's layout (text), or
+ * "banned_prefixes" (JSON). */
+static void status_prefixes(struct ban **bl, size_t nb, FILE *out, struct jw *w)
+{
+    if (w) {
+        jw_key(w, "banned_prefixes");
+        jw_arr(w);
+    } else {
+        fputs("   `- Banned prefixes:\t", out);
+    }
+    size_t shown = 0;
+    for (size_t k = 0; k < nb; k++) {
+        const struct ban *b = bl[k];
+        if (!b->nmembers) continue;
+        char t[IPADDR_STRLEN + 8];
+        cidr_format(&b->target, t, sizeof t);
+        if (w) {
+            jw_obj(w);
+            jw_key(w, "prefix");
+            jw_cstr(w, t);
+            jw_key(w, "members");
+            jw_arr(w);
+        } else {
+            fprintf(out, "%s%s (", shown ? " " : "", t);
+        }
+        for (size_t i = 0; i < b->nmembers; i++) {
+            fmt_target(&b->members[i], t, sizeof t);
+            if (w) jw_cstr(w, t);
+            else fprintf(out, "%s%s", i ? ", " : "", t);
+        }
+        if (w) {
+            jw_arr_end(w);
+            jw_obj_end(w);
+        } else {
+            fputc(')', out);
+        }
+        shown++;
+    }
+    if (w) jw_arr_end(w);
+    else fputc('\n', out);
+}
+
 static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
 {
     size_t nb;
@@ -720,6 +803,7 @@ static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
         jw_cstr(w, t);
     }
     jw_arr_end(w);
+    status_prefixes(bl, nb, NULL, w);
     jw_obj_end(w);
     jw_obj_end(w);
     free(bl);
@@ -745,6 +829,7 @@ static void status_jail(struct guard *g, struct gjail *j, FILE *out)
         fprintf(out, "%s%s", k ? " " : "", t);
     }
     fputc('\n', out);
+    if (j->c->pfx.on) status_prefixes(bl, nb, out, NULL);
     free(bl);
 }
 
@@ -891,6 +976,16 @@ static int cmd_banned(struct guard *g, int argc, char **argv, FILE *out)
             jw_key(&w, "end"); if (b->end == BAN_PERMANENT) jw_null(&w); else jw_int(&w, b->end);
             jw_key(&w, "failures"); jw_uint(&w, b->failures);
             jw_key(&w, "count"); jw_uint(&w, b->count);
+            if (b->nmembers) {
+                jw_key(&w, "members");
+                jw_arr(&w);
+                for (size_t i = 0; i < b->nmembers; i++) {
+                    char m[IPADDR_STRLEN + 8];
+                    fmt_target(&b->members[i], m, sizeof m);
+                    jw_cstr(&w, m);
+                }
+                jw_arr_end(&w);
+            }
             jw_obj_end(&w);
         } else {
             mwtime_human(b->start, s1, sizeof s1);
@@ -1144,6 +1239,20 @@ static int daemonize(void)
     return 0;
 }
 
+/* undo what guard_run did before privilege separation failed to start */
+static void start_failed(struct guard *g)
+{
+    close(g->lsock);
+    unlink(g->sockpath);
+    core_free(g->core);
+    guard_conf_free(g->conf);
+    free(g->sockpath);
+    close(g->sfd);
+    close(g->ep);
+    gmetrics_free(g->gm);
+    buf_free(&g->mtext);
+}
+
 int guard_run(const struct guard_opts *o)
 {
     struct guard G, *g = &G;
@@ -1158,7 +1267,7 @@ int guard_run(const struct guard_opts *o)
     }
     for (size_t i = 0; i < g->conf->nwarnings; i++) msg_warn("%s", g->conf->warnings[i]);
     struct core_cb cb = { .ud = g, .on_ban = on_ban, .on_unban = on_unban, .history = on_history,
-                          .on_unparsed = on_unparsed };
+                          .recent = on_recent, .on_unparsed = on_unparsed };
     g->core = core_new(g->conf, &cb, err, sizeof err);
     if (!g->core) {
         msg_error("configuration: %s", err);
@@ -1190,10 +1299,24 @@ int guard_run(const struct guard_opts *o)
     g->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
     g->ep = epoll_create1(EPOLL_CLOEXEC);
 
+    /* least privilege: fork the firewall helper, open what needs root, then drop it */
+    if (privsep_begin(g->conf, o->null_actions, g->sockpath, &g->ps, err, sizeof err) < 0) {
+        msg_error("%s", err);
+        start_failed(g);
+        return EXIT_FAIL;
+    }
     const char *dbpath = o->db ? o->db : g->conf->dbfile;
     g->db = bandb_open(dbpath, err, sizeof err);
     if (!g->db) msg_error("database %s: %s (bans are not persisted until it opens)", dbpath, err);
     logins_live_start(g);
+    if (g->ps && privsep_enter(g->ps, dbpath, err, sizeof err) < 0) {
+        msg_error("privsep: %s", err);
+        logins_live_stop(g);
+        bandb_close(g->db);
+        privsep_free(g->ps);
+        start_failed(g);
+        return EXIT_FAIL;
+    }
 
     g->now = wall();
     build_actions(g);
@@ -1214,6 +1337,7 @@ int guard_run(const struct guard_opts *o)
     msg_info("started: %zu jail(s), %zu file(s), %zu ban(s) restored, %zu block(s)", core_njails(g->core),
              follow_count(g->fw), restored, g->nblocks);
     malloc_trim(0);                     /* give back what loading the configuration used */
+    notify_status(g);
 
     struct epoll_event ev = { .events = EPOLLIN };
     ev.data.u32 = 2;
@@ -1289,7 +1413,15 @@ int guard_run(const struct guard_opts *o)
         if (g->now - g->lg.last_flush >= 5) logins_live_flush(g);
         g->dirty_bans = false;
         run_actions(g, g->now);
+        if (privsep_dead(g->ps)) {
+            /* no firewall without the helper, and no privileges to start another: stop so
+             * that the service manager restarts the daemon */
+            msg_error("privsep: the firewall helper is gone; stopping");
+            g->stop = true;
+            exit_code = EXIT_FAIL;
+        }
     }
+    sd_notify(0, "STOPPING=1");
 
     /* stop */
     save_positions(g);
@@ -1328,9 +1460,10 @@ int guard_run(const struct guard_opts *o)
     write_textfile(g);                  /* the final counts */
     mhttp_stop(g->http);
     close(g->lsock);
-    unlink(g->sockpath);
+    unlink(g->sockpath);                /* under privsep the helper does it when it ends */
     free_follow(g);
     free_actions(g);
+    privsep_free(g->ps);
     core_free(g->core);
     guard_conf_free(g->conf);
     bandb_close(g->db);

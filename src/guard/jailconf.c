@@ -4,6 +4,7 @@
 #include "guard/jailfilter.h"
 #include "guard/ini.h"
 #include "guard/tracker.h"
+#include "guard/prefix.h"
 #include "util/buf.h"
 #include "util/msg.h"
 #include "util/timeparse.h"
@@ -58,10 +59,18 @@ static const struct copt jail_opts[] = {
     { "actionflush", NULL, CT_STR, 0, 0, "command action: run once per jail instead of unbans at stop" },
     { "actionstart", NULL, CT_STR, 0, 0, "command action: run at start" },
     { "timeout", "30", CT_INT, 1, 3600, "command action: seconds before a command is killed" },
+    { "prefix.escalate", "false", CT_BOOL, 0, 0, "ban a network after prefix.count member bans within prefix.window" },
+    { "prefix.ipv4", "24", CT_INT, 8, 31, "prefix length of an escalated IPv4 ban" },
+    { "prefix.ipv6", "48", CT_INT, 16, 127, "prefix length of an escalated IPv6 ban" },
+    { "prefix.count", "3", CT_INT, 2, PFX_MAXNEED, "distinct banned members of a network that ban the network" },
+    { "prefix.window", "1h", CT_DUR, 1, 366LL * 86400, "window in which the member bans must fall" },
+    { "prefix.bantime", NULL, CT_DUR_NEG, 1, 100LL * 366 * 86400, "ban time of a network (empty: the jail's rule)" },
+    { "ipv6_prefix", "0", CT_INT, 0, 128, "count IPv6 failures per /N and ban the /N (0: per address)" },
 };
 enum { J_ENABLED, J_FILTER, J_LOGPATH, J_BACKEND, J_JMATCH, J_MAXRETRY, J_FINDTIME, J_BANTIME,
        J_INC, J_FACTOR, J_MULT, J_MAXTIME, J_RNDTIME, J_OVERALL, J_IGNOREIP, J_IGNORESELF, J_PORT,
-       J_PROTOCOL, J_BANACTION, J_ACTION, J_ABAN, J_AUNBAN, J_AFLUSH, J_ASTART, J_TIMEOUT, J_MAX };
+       J_PROTOCOL, J_BANACTION, J_ACTION, J_ABAN, J_AUNBAN, J_AFLUSH, J_ASTART, J_TIMEOUT, J_PFX_ON, J_PFX4, J_PFX6, J_PFX_COUNT, J_PFX_WINDOW,
+       J_PFX_BANTIME, J_V6PREFIX, J_MAX };
 
 /* mailwarden.conf [Definition] */
 static const struct copt daemon_opts[] = {
@@ -80,14 +89,16 @@ static const struct copt daemon_opts[] = {
     { "blocktype", "DROP", CT_STR, 0, 0, "ipset and firewalld actions: DROP or REJECT" },
     { "firewallcmd", "/usr/bin/firewall-cmd", CT_STR, 0, 0, "firewalld action: the firewall-cmd program" },
     { "firewalld_zone", NULL, CT_STR, 0, 0, "firewalld action: zone of the rich rules (empty: the default zone)" },
-    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule (ipset: not implemented yet)" },
+    { "firewalld_mode", "richrule", CT_STR, 0, 0, "firewalld action: richrule or ipset (firewalld ipsets)" },
     { "metrics_textfile", NULL, CT_STR, 0, 0, "Prometheus textfile written every metrics_interval (node_exporter)" },
     { "metrics_interval", "15", CT_DUR, 1, 86400, "seconds between two writes of metrics_textfile" },
     { "metrics_listen", NULL, CT_STR, 0, 0, "serve /metrics on ADDRESS:PORT (127.0.0.1:9746, [::1]:9746)" },
     { "metrics_listen_any", "false", CT_BOOL, 0, 0, "allow a non-loopback metrics_listen address" },
+    { "privsep", "auto", CT_STR, 0, 0, "privilege separation: yes, no, auto (yes when started as root and the logs are readable by `user`)" },
+    { "user", "mailwarden", CT_STR, 0, 0, "unprivileged user of the parsing process (nobody when absent; groups adm, systemd-journal added)" },
 };
 enum { D_DBFILE, D_SOCKET, D_LOGTARGET, D_MAXENT, D_MAXBANS, D_UNBAN, D_GRACE, D_TABLE, D_IPSET, D_IPT, D_IP6T,
-       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MTEXT, D_MINT, D_MLISTEN, D_MANY, D_MAX };
+       D_CHAIN, D_BLOCKTYPE, D_FWCMD, D_FWZONE, D_FWMODE, D_MTEXT, D_MINT, D_MLISTEN, D_MANY, D_PRIVSEP, D_USER, D_MAX };
 
 static void warn(struct guard_conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct guard_conf *c, const char *fmt, ...)
@@ -368,6 +379,21 @@ static int parse_actions(struct guard_conf *gc, struct jail_conf *j, const char 
                         ini_vars_free(&args);
                         return -1;
                     }
+                    if (a.kind == ACT_FIREWALLD) {
+                        /* firewalld[mode=ipset], fail2ban's firewallcmd-ipset: firewalld's ipsets */
+                        const char *m = ini_vars_get(&args, "mode");
+                        if (m && *m) a.mode = xstrdup(m);
+                        else if (!strncmp(name, "firewallcmd-ipset", 17)) a.mode = xstrdup("ipset");
+                        const char *eff = a.mode ? a.mode : gc->fwcmd.mode ? gc->fwcmd.mode : "richrule";
+                        int bad = strcmp(eff, "ipset") && strcmp(eff, "richrule") && strcmp(eff, "rich-rules");
+                        if (bad) snprintf(e2, sizeof e2, "mode '%.40s': richrule or ipset", eff);
+                        if (bad || (!strcmp(eff, "ipset") && ipset_jail_check(j->name, e2, sizeof e2) < 0)) {
+                            snprintf(err, errlen, "[%s] action %s: %s", j->name, name, e2);
+                            free(a.spec); free(a.mode); free(name); free(copy);
+                            ini_vars_free(&args);
+                            return -1;
+                        }
+                    }
                     /* port/protocol arguments of the fail2ban action apply to the ban */
                     const char *port = ini_vars_get(&args, "port");
                     const char *proto = ini_vars_get(&args, "protocol");
@@ -464,6 +490,7 @@ static void jail_conf_free(struct jail_conf *j)
         free((char *)j->actions[i].cmd.flush);
         free((char *)j->actions[i].cmd.start);
         free(j->actions[i].spec);
+        free(j->actions[i].mode);
     }
     free(j->actions);
 }
@@ -522,6 +549,12 @@ static int load_jail(struct guard_conf *gc, const struct ini *d, const char *sec
         const char *mode = ini_vars_get(&args, "mode");
         if (mode && *mode) j.filter_mode = xstrdup(mode);
         ini_vars_free(&args);
+        /* fail2ban's recidive reads fail2ban.log; here the bans are the daemon's own */
+        if (gc->f2bdir && !strcmp(j.filter, "recidive")) {
+            free(j.filter);
+            j.filter = xstrdup(JAIL_RECIDIVE_FILTER);
+        }
+        j.recidive = !strcmp(j.filter, JAIL_RECIDIVE_FILTER);
         if (jfilter_is_builtin(j.filter)) {
             struct jfilter *f = jfilter_new_builtin(j.filter, j.filter_mode, e2, sizeof e2);
             if (!f) {
@@ -546,12 +579,23 @@ static int load_jail(struct guard_conf *gc, const struct ini *d, const char *sec
         jail_conf_free(&j);
         goto out;
     }
-    if (!v[J_LOGPATH].s || !*v[J_LOGPATH].s) {
+    if (!j.recidive && (!v[J_LOGPATH].s || !*v[J_LOGPATH].s)) {
         snprintf(err, errlen, "[%s] logpath: no log file given", sec);
         jail_conf_free(&j);
         goto out;
     }
-    parse_logpath(gc, &j, v[J_LOGPATH].s);
+    if (!j.recidive) parse_logpath(gc, &j, v[J_LOGPATH].s);
+    j.pfx.on = v[J_PFX_ON].b;
+    j.pfx.len4 = (uint8_t)v[J_PFX4].i;
+    j.pfx.len6 = (uint8_t)v[J_PFX6].i;
+    j.pfx.count = (unsigned)v[J_PFX_COUNT].i;
+    j.pfx.window = v[J_PFX_WINDOW].i;
+    j.pfx.bantime_set = v[J_PFX_BANTIME].s && *v[J_PFX_BANTIME].s;
+    j.pfx.bantime = j.pfx.bantime_set ? v[J_PFX_BANTIME].i : 0;
+    j.ipv6_prefix = (uint8_t)(v[J_V6PREFIX].i >= 128 ? 0 : v[J_V6PREFIX].i);
+    if (j.pfx.on && j.ipv6_prefix && j.ipv6_prefix <= j.pfx.len6)
+        warn(gc, "[%s] ipv6_prefix = %u is not longer than prefix.ipv6 = %u: IPv6 bans never escalate", sec,
+             j.ipv6_prefix, j.pfx.len6);
     j.ignore = cidrset_new();
     j.ignoreip = xstrdup(v[J_IGNOREIP].s ? v[J_IGNOREIP].s : "");
     j.ignoreself = v[J_IGNORESELF].b;
@@ -632,6 +676,15 @@ struct guard_conf *guard_conf_load(const char *dir, const char *f2bdir, char *er
         gc->socket = dv[D_SOCKET].s; dv[D_SOCKET].s = NULL;
         gc->logtarget = dv[D_LOGTARGET].s; dv[D_LOGTARGET].s = NULL;
         gc->nft_table = dv[D_TABLE].s; dv[D_TABLE].s = NULL;
+        gc->user = dv[D_USER].s; dv[D_USER].s = NULL;
+        const char *ps = dv[D_PRIVSEP].s ? dv[D_PRIVSEP].s : "auto";
+        bool psb;
+        if (!strcasecmp(ps, "auto")) gc->privsep = -1;
+        else if (parse_bool(ps, &psb)) gc->privsep = psb;
+        else {
+            snprintf(err, errlen, "mailwarden.conf: privsep = %s: yes, no or auto", ps);
+            bad = true;
+        }
         gc->maxentries = (size_t)dv[D_MAXENT].i;
         gc->maxbans = (size_t)dv[D_MAXBANS].i;
         gc->unban_on_stop = dv[D_UNBAN].b;
@@ -711,6 +764,7 @@ void guard_conf_free(struct guard_conf *c)
     free(c->nft_table);
     free(c->metrics_textfile);
     free(c->metrics_listen);
+    free(c->user);
     free((char *)c->ipset.ipset); free((char *)c->ipset.iptables); free((char *)c->ipset.ip6tables);
     free((char *)c->ipset.chain); free((char *)c->ipset.blocktype);
     free((char *)c->fwcmd.cmd); free((char *)c->fwcmd.zone); free((char *)c->fwcmd.blocktype);
@@ -766,6 +820,15 @@ void guard_conf_print(const struct guard_conf *c, FILE *f)
             const char *n = (size_t)a->kind < sizeof kn / sizeof kn[0] ? kn[a->kind] : "?";
             fprintf(f, "%s%s", k ? ", " : " ", a->spec);
             if (strncmp(a->spec, n, strlen(n)) && a->kind != ACT_NULL) fprintf(f, " (%s)", n);
+        }
+        if (j->pfx.on) {
+            fprintf(f, ", prefix bans /%u and /%u after %u in ", j->pfx.len4, j->pfx.len6, j->pfx.count);
+            dur(f, j->pfx.window);
+        }
+        if (j->ipv6_prefix) fprintf(f, ", IPv6 counted per /%u", j->ipv6_prefix);
+        if (j->recidive) {
+            fputs(", counts the bans of the other jails\n", f);
+            continue;
         }
         fputs(", logpath", f);
         for (size_t k = 0; k < j->nlogpath; k++) fprintf(f, " %s", j->logpath[k]);

@@ -36,6 +36,19 @@ struct jail_action {
     enum act_kind kind;
     struct cmd_templates cmd;  /* ACT_COMMAND (strings owned) */
     char *spec;                /* as written, for messages */
+    char *mode;                /* ACT_FIREWALLD: richrule or ipset (NULL: firewalld_mode) */
+};
+
+#define JAIL_RECIDIVE_FILTER "mailwarden-recidive"
+
+/* prefix.* of a jail (guard/prefix.h, core.c) */
+struct prefix_conf {
+    bool on;                   /* prefix.escalate */
+    uint8_t len4, len6;        /* prefix.ipv4, prefix.ipv6 */
+    unsigned count;            /* prefix.count: distinct banned members */
+    int64_t window;            /* prefix.window, seconds */
+    bool bantime_set;          /* prefix.bantime given; else the jail's bantime rule */
+    int64_t bantime;           /* seconds, -1 permanent */
 };
 
 struct jail_conf {
@@ -56,6 +69,9 @@ struct jail_conf {
     char *port, *protocol;
     struct jail_action *actions;
     size_t nactions;
+    struct prefix_conf pfx;
+    uint8_t ipv6_prefix;       /* count IPv6 failures per /N and ban the /N; 0 = per address */
+    bool recidive;             /* filter mailwarden-recidive: counts the bans of the other jails */
 };
 
 struct guard_conf {
@@ -69,6 +85,8 @@ struct guard_conf {
     int metrics_interval;      /* seconds */
     char *metrics_listen;      /* NULL: no listener; checked (loopback unless _any) at load */
     bool metrics_listen_any;
+    int privsep;               /* 1 yes, 0 no, -1 auto (yes when root and the logs allow it) */
+    char *user;                /* unprivileged user under privsep */
     struct ipset_conf ipset;   /* ipset/iptables action (strings owned) */
     struct fwcmd_conf fwcmd;   /* firewalld action (strings owned) */
     struct jail_conf *jails;   /* enabled jails, in section order */

@@ -55,6 +55,10 @@ static const char *const migrations[] = {
     "CREATE TABLE guard_blocks ("
     "  cidr TEXT PRIMARY KEY, added INTEGER NOT NULL, comment TEXT"
     ");",
+    /* 2 -> 3: prefix bans keep the member bans that caused them (canonical addresses or
+     * CIDRs, space separated); recidive counts recent bans of a target across jails */
+    ("ALTER TABLE guard_bans ADD COLUMN members TEXT;"
+     "CREATE INDEX guard_bans_recent ON guard_bans (ip, prefix, time_of_ban);"),
 };
 #define SCHEMA_CURRENT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -27,6 +27,10 @@
  *   guard_logpos(path, dev, ino, pos, hash, updated)   followed-file positions
  *   guard_blocks(cidr, added, comment)                 the permanent block list
  *
+ * Version 3 (prefix escalation, recidive):
+ *   guard_bans.members   the member bans that caused a prefix ban (text, space separated)
+ *   index guard_bans_recent (ip, prefix, time_of_ban)  recent bans of a target, all jails
+ *
  * All SQL text is constant; data is always bound (sqlite3_bind_*), never pasted in.
  * Errors: functions return 0 or -1 with a message in err (the SQLite message and what was
  * being done); SQLITE_BUSY after the busy timeout is reported as such (store_is_busy()).

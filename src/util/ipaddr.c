@@ -336,6 +336,21 @@ bool cidrset_contains(const struct cidrset *s, const struct ipaddr *a)
     }
 }
 
+bool cidrset_overlaps(const struct cidrset *s, const struct cidr *c)
+{
+    const struct ipaddr *a = &c->addr;
+    if (!s || (a->family != 4 && a->family != 6)) return false;
+    unsigned bits = a->family == 4 ? 32 : 128, p = c->prefix > bits ? bits : c->prefix;
+    uint32_t cur = s->root[a->family == 6];
+    for (unsigned i = 0; i < p; i++) {
+        if (s->nodes[cur].term) return true;          /* a set prefix covers c */
+        cur = s->nodes[cur].child[bit_at(a->b, i)];
+        if (!cur) return false;
+    }
+    /* a node at c's depth: some set prefix lies inside c (or is c) */
+    return s->nodes[cur].term || s->nodes[cur].child[0] || s->nodes[cur].child[1];
+}
+
 size_t cidrset_count(const struct cidrset *s) { return s ? s->count : 0; }
 
 void cidrset_free(struct cidrset *s)

@@ -64,6 +64,8 @@ struct cidrset;
 struct cidrset *cidrset_new(void);
 void cidrset_add(struct cidrset *s, const struct cidr *c);
 bool cidrset_contains(const struct cidrset *s, const struct ipaddr *a);
+/* Does some prefix of the set share an address with c (covers it, or lies inside it)? */
+bool cidrset_overlaps(const struct cidrset *s, const struct cidr *c);
 size_t cidrset_count(const struct cidrset *s);
 void cidrset_free(struct cidrset *s);
 

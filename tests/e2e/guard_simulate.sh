@@ -15,7 +15,7 @@ CONF=$GD/conf-simulate
 check_grep shipped-postfix '^jail postfix: filter mailwarden-postfix\[mode=normal\], maxretry 5, findtime 10m, bantime 1h \(increment\), actions nftables' "$TMP/shipped.out"
 check_grep shipped-dovecot '^jail dovecot: filter mailwarden-dovecot,' "$TMP/shipped.out"
 check_grep shipped-sshd '^jail sshd: filter mailwarden-sshd,' "$TMP/shipped.out"
-check_grep shipped-ok '^OK: 3 jail\(s\)' "$TMP/shipped.out"
+check_grep shipped-ok '^OK: 4 jail\(s\)' "$TMP/shipped.out"
 # the shipped ignoreip protects loopback: the corpus' loopback attackers are never banned
 "$MW" simulate -c "$TOP/config" --now 2026-11-22T21:30:00 "$DATA/mail-traditional.log.gz" > "$TMP/shipped-sim.out" 2>/dev/null
 check_eq shipped-ignores-loopback "" "$(cat "$TMP/shipped-sim.out")"

@@ -63,6 +63,7 @@ static const char FAKE[] =
     "{ printf '%s\\n' \"${0##*/}\"; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; sed 's/^/< /'; echo; } >> \"$d/log\"\n"
     "if [ -f \"$d/failon\" ]; then f=$(cat \"$d/failon\"); for a in \"$@\"; do [ \"$a\" = \"$f\" ] && exit 1; done; fi\n"
     "if [ \"$2\" = -C ] && [ ! -f \"$d/present\" ]; then echo 'iptables: Bad rule' >&2; exit 1; fi\n"
+    "if [ -f \"$d/stdout\" ]; then cat \"$d/stdout\"; fi\n"
     "exit 0\n";
 
 static void fake_setup(void)
@@ -90,7 +91,8 @@ static void fake_setup(void)
 
 static void fake_cleanup(void)
 {
-    static const char *const names[] = { "ipset", "iptables", "ip6tables", "firewall-cmd", "log", "failon", "present" };
+    static const char *const names[] = { "ipset", "iptables", "ip6tables", "firewall-cmd", "log", "failon", "present",
+                                         "stdout" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[128];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
@@ -567,12 +569,152 @@ static void t_firewalld_fake_argv(void)
     CHECK(fwd_fake(NULL, "accept") == NULL);
     char p[128], e[256];
     snprintf(p, sizeof p, "%s/firewall-cmd", dir);
-    struct fwcmd_conf ipsetmode = { p, NULL, NULL, "ipset", 5 };
-    CHECK(action_firewalld_new(&ipsetmode, e, sizeof e) == NULL);
+    struct fwcmd_conf badmode = { p, NULL, NULL, "ipsets", 5 };
+    CHECK(action_firewalld_new(&badmode, e, sizeof e) == NULL);
     /* firewalld not running: setup fails */
     fake_file("failon", "--state");
     a = fwd_fake(NULL, NULL);
     CHECK_INT(a->ops->setup(a->st, JAILS, 2, err, sizeof err), -1);
+    action_free(a);
+    buf_free(&w);
+    fake_cleanup();
+}
+
+
+/* mode=ipset: firewalld's own ipsets, the exact argv of setup, bans, unbans, blocks, flush */
+static void t_firewalld_ipset_argv(void)
+{
+    fake_setup();
+    char p[128], err[512] = "";
+    snprintf(p, sizeof p, "%s/firewall-cmd", dir);
+    struct fwcmd_conf c = { p, "public", NULL, "ipset", 5 };
+    struct action *a = action_firewalld_new(&c, err, sizeof err);
+    CHECK(a != NULL);
+    if (!a) return;
+    /* two sets exist already (an earlier run): only the others are created, then a reload */
+    fake_file("stdout", "mw-postfix-4 other mw-block-6\n");
+    CHECK_INT(a->ops->setup(a->st, JAILS, 2, err, sizeof err), 0);
+    fake_file("stdout", NULL);
+    char *got = fake_take();
+    struct buf w = BUF_INIT(1 << 20);
+#define IPR(fam, set, match) "rule family=\"ipv" fam "\" source ipset=\"" set "\"" match " drop"
+#define PT(port) " port port=\"" port "\" protocol=\"tcp\""
+    static const char *const rules[] = {
+        IPR("4", "mw-postfix-4", PT("25")), IPR("4", "mw-postfix-4", PT("465")),
+        IPR("6", "mw-postfix-6", PT("25")), IPR("6", "mw-postfix-6", PT("465")),
+        IPR("4", "mw-sshd-4", " protocol value=\"tcp\""), IPR("6", "mw-sshd-6", " protocol value=\"tcp\""),
+        IPR("4", "mw-block-4", ""), IPR("6", "mw-block-6", ""),
+    };
+    run_words(&w, "firewall-cmd", "--state", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--get-ipsets", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--new-ipset=mw-postfix-6", "--type=hash:net", "--option=family=inet6",
+              "--option=timeout=0", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--new-ipset=mw-sshd-4", "--type=hash:net", "--option=family=inet",
+              "--option=timeout=0", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--new-ipset=mw-sshd-6", "--type=hash:net", "--option=family=inet6",
+              "--option=timeout=0", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--new-ipset=mw-block-4", "--type=hash:net", "--option=family=inet",
+              NULL);
+    run_words(&w, "firewall-cmd", "--reload", NULL);
+    for (int perm = 1; perm >= 0; perm--) {
+        if (perm) buf_puts(&w, "firewall-cmd\n--permanent\n--zone=public\n");
+        else buf_puts(&w, "firewall-cmd\n--zone=public\n");
+        for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) buf_printf(&w, "--add-rich-rule=%s\n", rules[i]);
+        buf_putc(&w, '\n');
+    }
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+
+    /* bans: one run per set; several addresses of a set through stdin; a network as such;
+     * v4-mapped IPv6 goes to the -4 set */
+    static const uint8_t v4[4] = { 192, 0, 2, 9 };
+    struct fw_op bans[] = {
+        OP(FW_BAN, 0, "192.0.2.1", 600), OP(FW_BAN, 0, "203.0.113.0/24", 600), OP(FW_BAN, 0, "2001:db8::/64", 600),
+        OP(FW_BAN, 1, "192.0.2.2", 0), OP(FW_BAN, 7, "192.0.2.66", 600), OP_MAPPED(1, v4, 60),
+    };
+    CHECK_INT(a->ops->apply(a->st, bans, 6, err, sizeof err), 6);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--ipset=mw-postfix-4", "--add-entries-from-file=/dev/stdin",
+              "< 192.0.2.1", "< 203.0.113.0/24", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-postfix-6", "--add-entry=2001:db8::/64", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-sshd-4", "--add-entries-from-file=/dev/stdin",
+              "< 192.0.2.2", "< 192.0.2.9", NULL);
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+
+    /* unbans: also an expired one (no kernel timeout in firewalld's sets) */
+    struct fw_op unbans[] = { OP(FW_UNBAN, 0, "192.0.2.1", 600), OP(FW_UNBAN, 1, "192.0.2.2", 600) };
+    unbans[1].expiry = true;
+    CHECK_INT(a->ops->apply(a->st, unbans, 2, err, sizeof err), 2);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--ipset=mw-postfix-4", "--remove-entry=192.0.2.1", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-sshd-4", "--remove-entry=192.0.2.2", NULL);
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+
+    /* blocks: the permanent form first, then runtime */
+    struct fw_op blocks[] = { OP(FW_BLOCK, -1, "198.51.100.0/24", 0), OP(FW_UNBLOCK, -1, "198.51.100.0/24", 0) };
+    CHECK_INT(a->ops->apply(a->st, blocks, 2, err, sizeof err), 2);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--permanent", "--ipset=mw-block-4", "--add-entry=198.51.100.0/24", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-block-4", "--add-entry=198.51.100.0/24", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--ipset=mw-block-4", "--remove-entry=198.51.100.0/24", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-block-4", "--remove-entry=198.51.100.0/24", NULL);
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+
+    /* a reload changes postfix's ports: the old rules go (permanent, runtime), all exist now */
+    fake_file("stdout", "mw-postfix-4 mw-postfix-6 mw-sshd-4 mw-sshd-6 mw-block-4 mw-block-6\n");
+    static const struct fw_jail J2[2] = { { "postfix", "25", NULL }, { "sshd", "all", "tcp" } };
+    CHECK_INT(a->ops->setup(a->st, J2, 2, err, sizeof err), 0);
+    fake_file("stdout", NULL);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--state", NULL);
+    run_words(&w, "firewall-cmd", "--permanent", "--get-ipsets", NULL);
+    char r1[200], r2[200];
+    snprintf(r1, sizeof r1, "--remove-rich-rule=%s", rules[1]);
+    snprintf(r2, sizeof r2, "--remove-rich-rule=%s", rules[3]);
+    run_words(&w, "firewall-cmd", "--permanent", "--zone=public", r1, r2, NULL);
+    run_words(&w, "firewall-cmd", "--zone=public", r1, r2, NULL);
+    for (int perm = 1; perm >= 0; perm--) {
+        if (perm) buf_puts(&w, "firewall-cmd\n--permanent\n--zone=public\n");
+        else buf_puts(&w, "firewall-cmd\n--zone=public\n");
+        for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+            if (i != 1 && i != 3) buf_printf(&w, "--add-rich-rule=%s\n", rules[i]);
+        buf_putc(&w, '\n');
+    }
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+
+    /* flush: what is still in the sets, per set, sorted */
+    CHECK_INT(a->ops->flush(a->st, err, sizeof err), 0);
+    got = fake_take();
+    buf_reset(&w);
+    run_words(&w, "firewall-cmd", "--ipset=mw-postfix-4", "--remove-entry=203.0.113.0/24", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-postfix-6", "--remove-entry=2001:db8::/64", NULL);
+    run_words(&w, "firewall-cmd", "--ipset=mw-sshd-4", "--remove-entry=192.0.2.9", NULL);
+    CHECK_TEXT(got, buf_cstr(&w));
+    free(got);
+    CHECK_INT(a->ops->flush(a->st, err, sizeof err), 0);
+    got = fake_take();
+    CHECK_TEXT(got, "");
+    free(got);
+
+    /* a failing run: apply reports how far it got */
+    fake_file("failon", "--ipset=mw-sshd-4");
+    struct fw_op two[] = { OP(FW_BAN, 0, "192.0.2.20", 60), OP(FW_BAN, 1, "192.0.2.21", 60) };
+    CHECK_INT(a->ops->apply(a->st, two, 2, err, sizeof err), 1);
+    fake_file("failon", NULL);
+    free(fake_take());
+    action_free(a);
+    /* a jail name too long for a set name is refused */
+    a = action_firewalld_new(&c, err, sizeof err);
+    static const struct fw_jail LONG[1] = { { "a-very-long-jail-name-for-sets", "25", NULL } };
+    CHECK_INT(a->ops->setup(a->st, LONG, 1, err, sizeof err), -1);
     action_free(a);
     buf_free(&w);
     fake_cleanup();
@@ -668,7 +810,7 @@ static void t_banaction_names(void)
         CHECK_STR(c->fwcmd.mode, "richrule");
     }
     guard_conf_free(c);
-    static const char *const bad[] = { "blocktype = ACCEPT\n", "firewalld_mode = ipset\n",
+    static const char *const bad[] = { "blocktype = ACCEPT\n", "firewalld_mode = ipsets\n",
                                        "firewalld_zone = a b\n", "iptables_chain = -j\n" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char d[256];
@@ -677,6 +819,28 @@ static void t_banaction_names(void)
         CHECK(c == NULL);
         guard_conf_free(c);
     }
+    /* ipset mode: by the daemon option, the action argument or fail2ban's name; a jail name
+     * too long for a set name is a configuration error then, not in rich-rule mode */
+    c = load("[postfix]\nenabled = true\nlogpath = /dev/null\nbanaction = firewalld[mode=ipset]\n", NULL, err,
+             sizeof err);
+    CHECK(c != NULL && c->jails[0].actions[0].kind == ACT_FIREWALLD && c->jails[0].actions[0].mode &&
+          !strcmp(c->jails[0].actions[0].mode, "ipset"));
+    guard_conf_free(c);
+    c = load("[postfix]\nenabled = true\nlogpath = /dev/null\nbanaction = firewallcmd-ipset\n", NULL, err, sizeof err);
+    CHECK(c != NULL && c->jails[0].actions[0].mode && !strcmp(c->jails[0].actions[0].mode, "ipset"));
+    guard_conf_free(c);
+    static const char *const longj = "[a-very-long-jail-name-for-sets]\nenabled = true\nlogpath = /dev/null\n"
+                                     "filter = mailwarden-sshd\nbanaction = firewalld\n";
+    c = load(longj, "[Definition]\nfirewalld_mode = ipset\n", err, sizeof err);
+    CHECK(c == NULL);
+    guard_conf_free(c);
+    c = load(longj, NULL, err, sizeof err);
+    CHECK(c != NULL);
+    guard_conf_free(c);
+    c = load("[postfix]\nenabled = true\nlogpath = /dev/null\nbanaction = firewalld[mode=bogus]\n", NULL, err,
+             sizeof err);
+    CHECK(c == NULL);
+    guard_conf_free(c);
 }
 
 /* ---- ipset + iptables in a private network namespace ---- */
@@ -842,6 +1006,7 @@ int main(void)
     RUN(t_ports);
     RUN(t_ipset_fake_argv);
     RUN(t_firewalld_fake_argv);
+    RUN(t_firewalld_ipset_argv);
     RUN(t_banaction_names);
     if (geteuid() != 0) {
         SKIP(t_ipset_netns, "needs root for a network namespace");

@@ -117,6 +117,20 @@ static void t_nft_script(void)
               "add element inet mailwarden j_all_6 { 2001:db8::/48 }\n"
               "delete element inet mailwarden j_all_6 { 2001:db8::/48 }\n"
               "add element inet mailwarden j_all_6 { 2001:db8::/48 }\n");
+    /* a ban taken over by a prefix ban in the same batch: only the last operation on an
+     * element is written (the kernel fails a transaction that re-adds and deletes it twice) */
+    buf_reset(&b);
+    struct fw_op fold[4] = { OP(FW_BAN, 0, "203.0.113.9", 600), OP(FW_UNBAN, 0, "203.0.113.5", 600),
+                             OP(FW_UNBAN, 0, "203.0.113.9", 600), OP(FW_BAN, 0, "203.0.113.0/24", 600) };
+    nft_script_ops(&b, "mailwarden", j, 2, fold, 4);
+    CHECK_STR(buf_cstr(&b),
+              "add element inet mailwarden j_postfix_sasl_4 { 203.0.113.5 }\n"
+              "delete element inet mailwarden j_postfix_sasl_4 { 203.0.113.5 }\n"
+              "add element inet mailwarden j_postfix_sasl_4 { 203.0.113.9 }\n"
+              "delete element inet mailwarden j_postfix_sasl_4 { 203.0.113.9 }\n"
+              "add element inet mailwarden j_postfix_sasl_4 { 203.0.113.0/24 }\n"
+              "delete element inet mailwarden j_postfix_sasl_4 { 203.0.113.0/24 }\n"
+              "add element inet mailwarden j_postfix_sasl_4 { 203.0.113.0/24 timeout 600s }\n");
     buf_reset(&b);
     struct fw_jail bad = { "x", "nosuchservice", "tcp" };
     CHECK_INT(nft_script_setup(&b, "mailwarden", &bad, 1, err, sizeof err), -1);
