@@ -384,6 +384,11 @@ bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_
         k = EV_BIT(EV_SSH_INVALID_USER) | EV_BIT(EV_SSH_FAIL) | EV_BIT(EV_SSH_PAM_FAIL);
         if (b->mask & M_PREAUTH) k |= EV_BIT(EV_SSH_PREAUTH) | EV_BIT(EV_SSH_MAXAUTH);
         break;
+    case BF_RECIDIVE:
+        /* no line: a kind no parsed line has (0 would mean every kind) */
+        *src = SRC_NONE;
+        k = EV_BIT(EV_UNPARSED);
+        break;
     }
     *kinds = k;
     return true;
