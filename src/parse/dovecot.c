@@ -101,7 +101,27 @@ static bool parse_login(struct str proto, struct str m, struct event *ev)
     else if (r >= 0) lim = (size_t)r;
     struct str reason = str_sub(m, 0, lim);
     ev->text = reason;
-    ptrdiff_t af = str_findc(reason, "(auth failed, ");
+    /* Dovecot's verdict is a parenthesised tag in its reason text: one pass over the '('s
+     * (the first "(auth failed, " wins, then a refusal, then "(no auth attempts") */
+    ptrdiff_t af = -1;
+    bool refused = false, noauth = false;
+    for (size_t i = 0; i < reason.len;) {
+        const char *q = memchr(reason.p + i, '(', reason.len - i);
+        if (!q) break;
+        struct str t = str_from(reason, (size_t)(q - reason.p));
+        if (str_startswith(t, "(auth failed, ")) {
+            af = q - reason.p;
+            break;
+        }
+        /* credentials sent where Dovecot refuses them (plaintext without TLS, a disabled
+         * mechanism) or refused by the proxy's backend: one failed attempt */
+        if (str_startswith(t, "(tried to use disabled ") || str_startswith(t, "(tried to use disallowed ") ||
+            str_startswith(t, "(proxy dest auth failed)"))
+            refused = true;
+        else if (str_startswith(t, "(no auth attempts"))
+            noauth = true;
+        i = (size_t)(q - reason.p) + 1;
+    }
     if (af >= 0) {
         uint64_t n = 0;
         str_lead_u64(str_from(reason, (size_t)af + 14), &n);
@@ -109,15 +129,12 @@ static bool parse_login(struct str proto, struct str m, struct event *ev)
         ev->kind = EV_DV_LOGIN_FAIL;
         return true;
     }
-    /* credentials sent where Dovecot refuses them (plaintext without TLS, a disabled
-     * mechanism) or refused by the proxy's backend: one failed attempt */
-    if (str_findc(reason, "(tried to use disabled ") >= 0 || str_findc(reason, "(tried to use disallowed ") >= 0 ||
-        str_findc(reason, "(proxy dest auth failed)") >= 0) {
+    if (refused) {
         ev->attempts = 1;
         ev->kind = EV_DV_LOGIN_FAIL;
         return true;
     }
-    if (str_findc(reason, "(no auth attempts") >= 0) { ev->kind = EV_DV_NO_AUTH; return true; }
+    if (noauth) { ev->kind = EV_DV_NO_AUTH; return true; }
     ev->kind = ev->client.family ? EV_DV_LOGIN_OTHER : EV_OTHER;
     return true;
 }
