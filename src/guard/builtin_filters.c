@@ -81,6 +81,23 @@ bool jfilter_is_builtin(const char *name)
     return false;
 }
 
+/* Where each daemon's lines are in the journal, on Debian and on RHEL/Fedora: the unit
+ * (postfix@-.service is Debian's instance, postfix.service RHEL's), and the syslog
+ * identifiers for setups that log from elsewhere (another unit, a container). Terms on
+ * different fields are joined with "+" (OR), since sd-journal ANDs different fields. */
+const char *jfilter_builtin_journalmatch(const char *name)
+{
+    if (!strcmp(name, "mailwarden-postfix"))
+        return "_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service"
+               " + SYSLOG_IDENTIFIER=postfix/smtpd + SYSLOG_IDENTIFIER=postfix/postscreen"
+               " + SYSLOG_IDENTIFIER=postfix/submission/smtpd + SYSLOG_IDENTIFIER=postfix/smtps/smtpd";
+    if (!strcmp(name, "mailwarden-dovecot"))
+        return "_SYSTEMD_UNIT=dovecot.service + SYSLOG_IDENTIFIER=dovecot";
+    if (!strcmp(name, "mailwarden-sshd"))
+        return "_SYSTEMD_UNIT=ssh.service + _SYSTEMD_UNIT=sshd.service + _COMM=sshd + _COMM=sshd-session";
+    return NULL;
+}
+
 const char *jfilter_builtin_modes(const char *name)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)

@@ -99,3 +99,48 @@ struct jfilter *jfilter_new_f2b(const char *confdir, const char *spec, char *err
     jf->name = xstrdup(spec);
     return jf;
 }
+
+char *jfilter_f2b_journalmatch(const char *confdir, const char *spec, char *err, size_t errlen)
+{
+    char *name = NULL;
+    struct ini_vars args = { 0 }, out = { 0 };
+    char e2[INI_ERRLEN];
+    char *res = NULL;
+    err[0] = 0;
+    if (ini_split_option(spec, &name, &args, e2, sizeof e2) < 0) {
+        snprintf(err, errlen, "%s", e2);
+        ini_vars_free(&args);
+        return NULL;
+    }
+    struct ini *d = ini_new();
+    char *base = xasprintf("%s/filter.d/%s", confdir, name);
+    int r = ini_read_base(d, base, e2, sizeof e2);
+    free(base);
+    static const char *const names[] = { "journalmatch" };
+    if (r <= 0) {
+        snprintf(err, errlen, "%s/filter.d/%s.conf cannot be read%s%s", confdir, name, r < 0 ? ": " : "",
+                 r < 0 ? e2 : "");
+    } else if (ini_definit(d, names, 1, &args, &out, e2, sizeof e2) < 0) {
+        snprintf(err, errlen, "%s", e2);
+    } else {
+        const char *v = ini_vars_get(&out, "journalmatch");
+        struct buf b = BUF_INIT(64 * 1024);
+        for (const char *p = v; p && *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            struct str ln = str_trim((struct str){ p, n });
+            if (ln.len) {
+                if (b.len) buf_puts(&b, " + ");
+                buf_putstr(&b, ln);
+            }
+            p = nl ? nl + 1 : NULL;
+        }
+        if (b.len) res = xstrndup(b.p, b.len);
+        buf_free(&b);
+    }
+    ini_vars_free(&out);
+    ini_vars_free(&args);
+    ini_free(d);
+    free(name);
+    return res;
+}

@@ -51,6 +51,8 @@ bool jfilter_is_builtin(const char *name);
 struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *err, size_t errlen);
 /* The modes a built-in filter accepts (for messages), "" when unknown. */
 const char *jfilter_builtin_modes(const char *name);
+/* The default journalmatch of a built-in filter (fail2ban syntax, "+" = OR), NULL if none. */
+const char *jfilter_builtin_journalmatch(const char *name);
 void jfilter_free(struct jfilter *f);
 /* What a built-in filter looks at: the source, the event kinds (EV_BIT mask) whose lines can
  * give failures or change its state, and for Postfix the daemons that write such lines
@@ -62,5 +64,9 @@ bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_
 /* A fail2ban filter from confdir/filter.d (spec "name[arg=value, ...]") run by the fail2ban
  * filter engine (multi-line and F-MLFID filters included); f2b_jailfilter.c. */
 struct jfilter *jfilter_new_f2b(const char *confdir, const char *spec, char *err, size_t errlen);
+/* The journalmatch a fail2ban filter file defines ([Init]/[Definition], several lines joined
+ * with " + " as fail2ban adds them as alternatives): malloc'd, caller frees; NULL when it
+ * defines none or cannot be read (then *err is set when it cannot be read). */
+char *jfilter_f2b_journalmatch(const char *confdir, const char *spec, char *err, size_t errlen);
 
 #endif
