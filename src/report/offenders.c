@@ -161,7 +161,9 @@ static void feed(void *state, const struct event *ev, struct str line)
         break;
     }
     case EV_DV_AUTH_FAIL:
-        if (!ev->client.family) break;
+        /* PAM's own pam_unix line repeats an attempt that Dovecot's login summary or
+         * Postfix's SASL warning reports too */
+        if (!ev->client.family || str_eqc(ev->stage, "pam_unix")) break;
         if (ev->session.len) {
             struct rec *r = rec_add(ch, R_DV_AUTH, ev);
             rec_key(r, ev->session);
