@@ -65,7 +65,7 @@ static int run(int argc, char **argv)
     so.parse.kinds = offenders_kinds();
 
     struct offenders *o = offenders_new();
-    struct scan_consumer cons = offenders_consumer(o);
+    struct scan_consumer cons = offenders_consumer(o, !co.stats);
     struct scan_stats st;
     int rc = scan_run(&so, &cons, &st);
     if (rc < 0) {

@@ -477,19 +477,36 @@ static uint64_t text_f2b(void *ud, const char *text, size_t len, uint64_t first)
 struct run_gen {
     struct filter *f;
     struct ctx *c;
+    int threads;
 };
+
+static void gen_verdict(void *ud, uint64_t lineno, struct str text, enum filter_verdict v)
+{
+    struct ctx *c = ud;
+    c->lines++;
+    if (v == FV_MATCHED) c->nmatched++;
+    else if (v == FV_IGNORED) c->nignored++;
+    else c->nmissed++;
+    on_line(c, lineno, text, v);
+}
 
 static void batch_gen(void *ud, struct filter_line *lines, size_t n)
 {
     struct run_gen *r = ud;
-    for (size_t i = 0; i < n; i++) {
-        enum filter_verdict v = filter_feed(r->f, &lines[i], on_failure, r->c);
-        r->c->lines++;
-        if (v == FV_MATCHED) r->c->nmatched++;
-        else if (v == FV_IGNORED) r->c->nignored++;
-        else r->c->nmissed++;
-        on_line(r->c, lines[i].lineno, lines[i].text, v);
+    if (r->f->ops->feed_lines) {
+        struct filter_batch fb = { on_failure, gen_verdict, r->c, r->threads };
+        r->f->ops->feed_lines(r->f, lines, n, &fb);
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        gen_verdict(r->c, lines[i].lineno, lines[i].text, filter_feed(r->f, &lines[i], on_failure, r->c));
+}
+
+static uint64_t text_gen(void *ud, const char *text, size_t len, uint64_t first)
+{
+    struct run_gen *r = ud;
+    struct filter_batch fb = { on_failure, gen_verdict, r->c, r->threads };
+    return r->f->ops->feed_text(r->f, text, len, first, FILTER_SKIP_COMMENTS, &fb);
 }
 
 /* ---- summary ---------------------------------------------------------------------------- */
@@ -751,8 +768,9 @@ static int run(int argc, char **argv)
             rc = EXIT_USAGE;
         } else {
             if (!c.out) fprintf(c.sum, "Use   built-in filter : %s\n", bname);
-            struct run_gen rg = { f, &c };
-            if (read_log(log, &is_text, batch_gen, NULL, &rg, journal, now) < 0) rc = EXIT_FAIL;
+            struct run_gen rg = { f, &c, threads };
+            if (read_log(log, &is_text, batch_gen, f->ops->feed_text ? text_gen : NULL, &rg, journal, now) < 0)
+                rc = EXIT_FAIL;
             else {
                 rc = EXIT_OK;
                 if (!c.out) summary_gen(&c, mono() - t0);
@@ -761,7 +779,7 @@ static int run(int argc, char **argv)
         }
     } else {
         struct f2b_load lo = { dirs, ndirs, &fopts, datepattern, maxlines, usedns, journal ? "journal" : "file",
-                               tz, journal };
+                               tz, journal, false };
         struct f2b_def *d = NULL;
         if (f2b_def_load(&d, spec, ignore, &lo, err, sizeof err) < 0) {
             msg_error("%s", err);

@@ -7,6 +7,9 @@
 #include "guard/bandb.h"
 #include "guard/core.h"
 #include "guard/jailconf.h"
+#include "guard/jfollow.h"
+#include "parse/journal.h"
+#include "util/buf.h"
 #include "util/hash.h"
 #include "util/json.h"
 #include "util/msg.h"
@@ -97,6 +100,92 @@ static void sim_ban(void *ud, struct gjail *j, const struct ban *b)
     }
 }
 
+/* ---- the journal: jails with backend = systemd, each reader with its jails' matches ---- */
+
+struct jrep {
+    struct jsource *src;
+    char *key;
+    int jails[64];
+    size_t njails;
+    struct buf line;            /* the reader's next entry, copied */
+    uint64_t usec;
+    bool have;
+};
+
+static void jrep_next(struct jrep *r)
+{
+    char err[512];
+    struct str line;
+    int k = journal_next(r->src, &line, err, sizeof err);
+    if (k < 0) msg_warn("%s", err);
+    r->have = k == 1;
+    if (!r->have) return;
+    buf_reset(&r->line);
+    buf_putstr(&r->line, line);
+    r->usec = journal_usec(r->src);
+}
+
+/* Replay the journal (path, or each jail's own journal when NULL) through the journal jails
+ * (sel: --jail), entries of all readers merged by time. -1 when nothing could be read. */
+static int replay_journal(struct core *core, const char *path, const int *sel, size_t nsel, int64_t ref)
+{
+    struct jrep *rd = NULL;
+    size_t nr = 0;
+    int rc = 0;
+    for (size_t i = 0; i < core_njails(core); i++) {
+        struct gjail *j = core_jail(core, i);
+        if (!j->c->journal) continue;
+        bool want = !nsel;
+        for (size_t k = 0; k < nsel; k++) want |= sel[k] == j->id;
+        if (!want) continue;
+        const char *jp = path ? path : j->c->journal_path;
+        char *key = jfollow_key(jp, j->c->jmatch);
+        size_t r;
+        for (r = 0; r < nr; r++)
+            if (!strcmp(rd[r].key, key)) break;
+        if (r == nr) {
+            char err[512];
+            struct jsource *s = journal_open(jp, (const char *const *)j->c->jmatch, INT64_MIN, err, sizeof err);
+            if (!s) {
+                msg_error("[%s] %s", j->c->name, err);
+                free(key);
+                rc = -1;
+                continue;
+            }
+            rd = xrealloc(rd, (nr + 1) * sizeof *rd);
+            memset(&rd[nr], 0, sizeof *rd);
+            rd[nr].src = s;
+            rd[nr].key = key;
+            rd[nr].line = BUF_INIT(1 << 20);
+            nr++;
+        } else {
+            free(key);
+        }
+        if (rd[r].njails < 64) rd[r].jails[rd[r].njails++] = j->id;
+    }
+    if (!nr) {
+        if (rc == 0) msg_error("no enabled jail has backend = systemd: the journal has nothing to replay");
+        free(rd);
+        return -1;
+    }
+    for (size_t r = 0; r < nr; r++) jrep_next(&rd[r]);
+    for (;;) {
+        struct jrep *best = NULL;
+        for (size_t r = 0; r < nr; r++)
+            if (rd[r].have && (!best || rd[r].usec < best->usec)) best = &rd[r];
+        if (!best) break;
+        core_line_replay(core, best->jails, best->njails, buf_str(&best->line), ref);
+        jrep_next(best);
+    }
+    for (size_t r = 0; r < nr; r++) {
+        journal_close(rd[r].src);
+        free(rd[r].key);
+        buf_free(&rd[r].line);
+    }
+    free(rd);
+    return rc;
+}
+
 static int run_simulate(int argc, char **argv)
 {
     const char *dir = GUARD_DEFAULT_DIR, *f2b = NULL, *dbpath = NULL;
@@ -105,8 +194,12 @@ static int run_simulate(int argc, char **argv)
     struct sim s;
     memset(&s, 0, sizeof s);
     int64_t ref = 0;
-    enum { O_JAIL = 0x2000, O_DB, O_JSON, O_COMPAT, O_NOW };
+    const char *jfile = NULL;
+    bool journal = false;
+    enum { O_JAIL = 0x2000, O_DB, O_JSON, O_COMPAT, O_NOW, O_JOURNAL, O_JFILE };
     static const struct option lo[] = {
+        { "journal", no_argument, NULL, O_JOURNAL },
+        { "journal-file", required_argument, NULL, O_JFILE },
         { "now", required_argument, NULL, O_NOW },
         { "config", required_argument, NULL, 'c' },
         { "jail", required_argument, NULL, O_JAIL },
@@ -127,6 +220,8 @@ static int run_simulate(int argc, char **argv)
         case O_DB: dbpath = optarg; break;
         case O_JSON: s.json = true; break;
         case O_COMPAT: f2b = optarg; break;
+        case O_JOURNAL: journal = true; break;
+        case O_JFILE: jfile = optarg; journal = true; break;
         case O_NOW: {
             char e[256];
             if (mwtime_parse(optarg, (int64_t)time(NULL), &ref, e, sizeof e) < 0)
@@ -136,7 +231,9 @@ static int run_simulate(int argc, char **argv)
         default: return cli_usage_error("simulate", "unknown option");
         }
     }
-    if (optind >= argc) return cli_usage_error("simulate", "no log file given");
+    if (journal && optind < argc)
+        return cli_usage_error("simulate", "give LOG files or --journal/--journal-file, not both");
+    if (!journal && optind >= argc) return cli_usage_error("simulate", "no log file given");
     char err[1024];
     struct guard_conf *gc = guard_conf_load(dir, f2b, err, sizeof err);
     if (!gc) {
@@ -171,6 +268,10 @@ static int run_simulate(int argc, char **argv)
         }
         sel[i] = j->id;
     }
+    if (journal) {
+        if (replay_journal(core, jfile, sel, njails, ref ? ref : (int64_t)time(NULL)) < 0) rc = EXIT_FAIL;
+        goto out;
+    }
     size_t readable = 0;
     for (int i = optind; i < argc; i++) {
         struct reader *r = reader_open(argv[i], err, sizeof err);
@@ -199,7 +300,7 @@ out:
 const struct command cmd_simulate = {
     "simulate", run_simulate, "guard: which bans would this config have made on these logs?",
     "usage: mailwarden simulate [-c DIR] [--jail J]... [--json] [--db PATH] [--now T]\n"
-    "                           [--fail2ban-compat F2BDIR] LOG...\n"
+    "                           [--fail2ban-compat F2BDIR] LOG... | --journal | --journal-file PATH\n"
     "\n"
     "Replays the logs through the configured jails (every jail sees every line; --jail\n"
     "restricts) by the logs' own timestamps, with bantime.increment applied, and prints\n"
@@ -210,7 +311,10 @@ const struct command cmd_simulate = {
     "recidive ban's FAILURES is the number of bans in the other jails.\n"
     "State starts empty and in memory; --db PATH takes earlier bans (for bantime.increment)\n"
     "from that database (read only). --now T: the reference time for year-less syslog\n"
-    "stamps (default: each file's modification time).\n",
+    "stamps (default: each file's modification time).\n"
+    "--journal: replay the journal instead, through the jails with backend = systemd, each with\n"
+    "its journalmatch (their journal_path, else the system journal); --journal-file PATH: the\n"
+    "journal file or directory PATH for all of them. Entries of all jails are merged by time.\n",
 };
 
 /* ---- explain ---- */

@@ -14,6 +14,7 @@
 enum {
     S_BAN_ADD, S_BAN_END_J, S_BAN_END_ALL, S_COUNT_J, S_COUNT_ALL, S_ACTIVE, S_EXPIRE,
     S_POS_GET, S_POS_SET, S_BLOCK_ADD, S_BLOCK_DEL, S_BLOCKS, S_BEGIN, S_COMMIT, S_MEMBERS, S_COUNT_OTHERS,
+    S_CUR_GET, S_CUR_SET,
     S_FAIL_SET, S_FAIL_DEL, S_FAIL_CLEAR, S_FAIL_PRUNE, S_FAILS, S_MAX
 };
 
@@ -57,6 +58,9 @@ static const char *const sql[S_MAX] = {
     [S_MEMBERS] = "UPDATE guard_bans SET members = ?4 WHERE jail = ?1 AND ip = ?2 AND prefix = ?3 AND ended_at IS NULL",
     [S_COUNT_OTHERS] = "SELECT count(*) FROM guard_bans WHERE ip = ?2 AND prefix = ?3 AND time_of_ban >= ?4"
                        " AND jail <> ?1",
+    [S_CUR_GET] = "SELECT cursor FROM guard_journal WHERE source = ?1",
+    [S_CUR_SET] = "INSERT INTO guard_journal(source, cursor, updated) VALUES(?1, ?2, ?3)"
+                  " ON CONFLICT(source) DO UPDATE SET cursor = ?2, updated = ?3",
 };
 
 struct bandb {
@@ -400,4 +404,30 @@ int bandb_fails(struct bandb *db, int64_t now,
     }
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : fail(db, "failures");
+}
+
+char *bandb_cursor_get(struct bandb *db, const char *source, int *rc)
+{
+    sqlite3_stmt *s = S(db, S_CUR_GET);
+    sqlite3_bind_text(s, 1, source, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(s);
+    char *out = NULL;
+    *rc = 0;
+    if (r == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        if (t) out = xstrdup((const char *)t);
+    } else if (r != SQLITE_DONE) {
+        *rc = fail(db, "journal cursor");
+    }
+    sqlite3_reset(s);
+    return out;
+}
+
+int bandb_cursor_set(struct bandb *db, const char *source, const char *cursor, int64_t updated)
+{
+    sqlite3_stmt *s = S(db, S_CUR_SET);
+    sqlite3_bind_text(s, 1, source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, cursor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, updated);
+    return step_done(db, s, "journal cursor");
 }

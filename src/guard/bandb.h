@@ -1,7 +1,7 @@
 /*
  * bandb - the guard's persistent state in SQLite: bans with their history (for
  * bantime.increment and `status`), log positions (path, device, inode, offset, hash of the
- * first line) and the permanent block list.
+ * first line), journal cursors and the permanent block list.
  *
  * The tables are migration 1 -> 2 of the project's store (guard/store.c, schema_version,
  * WAL); bandb opens the database through store_open() and keeps its own statements.
@@ -75,6 +75,11 @@ struct logpos {
 /* 1 found, 0 none, -1 error */
 int bandb_pos_get(struct bandb *db, const char *path, struct logpos *out);
 int bandb_pos_set(struct bandb *db, const char *path, const struct logpos *p);
+
+/* Journal cursors (guard/jfollow.h), one per journal source key. get: the cursor (malloc'd,
+ * caller frees) or NULL when none (*rc 0) or on error (*rc -1). */
+char *bandb_cursor_get(struct bandb *db, const char *source, int *rc);
+int bandb_cursor_set(struct bandb *db, const char *source, const char *cursor, int64_t updated);
 
 int bandb_block_add(struct bandb *db, const struct cidr *c, int64_t when, const char *comment);
 /* 1 removed, 0 not there, -1 error */

@@ -8,12 +8,20 @@
  *                        authentication failures;  mode=auth: SASL failures only;
  *                        mode=ddos: PREGREET, non-SMTP commands, too many errors, lost
  *                        connection after AUTH;  mode=aggressive: normal + ddos
- *   mailwarden-dovecot   mode=normal: auth-process failures (unknown user, password
- *                        mismatch, ...) one each, and login-process "auth failed, N attempts"
- *                        for the attempts not already counted from that session's auth
- *                        lines;  mode=aggressive: also "no auth attempts" disconnects
- *   mailwarden-sshd      mode=normal: "Failed <method> for", "Invalid user" (one attempt
- *                        with the "Failed ... for invalid user" of the same pid);
+ *   mailwarden-dovecot   mode=normal: auth-process failures (auth: and auth-worker:
+ *                        unknown user, password mismatch, ...) one each, PAM's own
+ *                        "pam_unix(dovecot:auth): authentication failure" one each (and
+ *                        Dovecot's pam(...) line of that attempt then not), and
+ *                        login-process "auth failed, N attempts" / "tried to use disallowed
+ *                        plaintext auth" for the attempts not already counted from that
+ *                        session's auth lines, or from session-less auth lines of that
+ *                        address in the last 10 minutes;  mode=aggressive: also "no auth
+ *                        attempts" disconnects
+ *   mailwarden-sshd      mode=normal: "Failed <method> for", "Invalid user" / "Illegal
+ *                        user" / "User U from IP not allowed because ..." (one attempt with
+ *                        the "Failed ... for invalid user" of the same pid), "error: PAM:
+ *                        Authentication failure for" (one attempt with the "Failed
+ *                        keyboard-interactive/pam" line of the same pid that follows);
  *                        mode=aggressive: also pre-auth disconnects and "maximum
  *                        authentication attempts exceeded"
  *   mailwarden-recidive  no line ever matches: the jail's failures are the bans of the
@@ -42,6 +50,21 @@ struct bf {
     enum bf_kind kind;
     unsigned mask;
     struct hmap state;          /* dovecot: session -> uint32 counted; sshd: pid -> uint32 */
+    struct hmap ips;            /* dovecot: address -> struct iptally; sshd: pid -> struct pamfail */
+};
+
+/* Dovecot attempts counted from lines no session line can claim, per client address. */
+struct iptally {
+    uint32_t pam;               /* pam_unix failures whose Dovecot pam(...) line is still due */
+    uint32_t noses;             /* counted without a session, not yet met by a login summary */
+    int64_t t;                  /* last update; older tallies are stale (TALLY_TTL) */
+};
+#define TALLY_TTL 600
+
+/* sshd: a PAM failure line counted for this pid, its "Failed ..." line still due. */
+struct pamfail {
+    struct ipaddr ip;
+    uint32_t n;
 };
 
 static const struct { const char *name; enum bf_kind kind; const char *modes; } builtins[] = {
@@ -58,6 +81,23 @@ bool jfilter_is_builtin(const char *name)
     return false;
 }
 
+/* Where each daemon's lines are in the journal, on Debian and on RHEL/Fedora: the unit
+ * (postfix@-.service is Debian's instance, postfix.service RHEL's), and the syslog
+ * identifiers for setups that log from elsewhere (another unit, a container). Terms on
+ * different fields are joined with "+" (OR), since sd-journal ANDs different fields. */
+const char *jfilter_builtin_journalmatch(const char *name)
+{
+    if (!strcmp(name, "mailwarden-postfix"))
+        return "_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service"
+               " + SYSLOG_IDENTIFIER=postfix/smtpd + SYSLOG_IDENTIFIER=postfix/postscreen"
+               " + SYSLOG_IDENTIFIER=postfix/submission/smtpd + SYSLOG_IDENTIFIER=postfix/smtps/smtpd";
+    if (!strcmp(name, "mailwarden-dovecot"))
+        return "_SYSTEMD_UNIT=dovecot.service + SYSLOG_IDENTIFIER=dovecot";
+    if (!strcmp(name, "mailwarden-sshd"))
+        return "_SYSTEMD_UNIT=ssh.service + _SYSTEMD_UNIT=sshd.service + _COMM=sshd + _COMM=sshd-session";
+    return NULL;
+}
+
 const char *jfilter_builtin_modes(const char *name)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
@@ -65,12 +105,30 @@ const char *jfilter_builtin_modes(const char *name)
     return "";
 }
 
-static void state_check(struct hmap *m)
+static void state_check_v(struct hmap *m, size_t valsize)
 {
     if (hmap_count(m) >= FILTER_STATE_MAX) {
         hmap_free(m);
-        hmap_init(m, sizeof(uint32_t));
+        hmap_init(m, valsize);
     }
+}
+
+static void state_check(struct hmap *m) { state_check_v(m, sizeof(uint32_t)); }
+
+static struct iptally *tally(struct bf *b, const struct event *ev, bool create)
+{
+    char k[IPADDR_STRLEN];
+    struct str key = { k, ipaddr_format(&ev->client, k, sizeof k) };
+    struct iptally *t;
+    if (create) {
+        state_check_v(&b->ips, sizeof(struct iptally));
+        t = hmap_put(&b->ips, key, NULL);
+    } else {
+        t = hmap_get(&b->ips, key);
+    }
+    if (t && t->t && (ev->h.t - t->t > TALLY_TTL || ev->h.t < t->t - TALLY_TTL)) t->pam = t->noses = 0;
+    if (t && create) t->t = ev->h.t;
+    return t;
 }
 
 static size_t hit(struct jfilter_hit *out, size_t max, const struct event *ev, unsigned n, const char *rule)
@@ -119,13 +177,38 @@ static size_t m_dovecot(struct bf *b, const struct event *ev, struct jfilter_hit
 {
     if (ev->src != SRC_DOVECOT) return 0;
     switch (ev->kind) {
-    case EV_DV_AUTH_FAIL:
+    case EV_DV_AUTH_FAIL: {
+        if (!ev->client.family) return 0;
+        if (str_eqc(ev->stage, "pam_unix")) {
+            /* PAM's own line, written inside pam_authenticate(): counts now; Dovecot's
+             * pam(...) line and the login summary of the same attempt then do not */
+            struct iptally *t = tally(b, ev, true);
+            t->pam++;
+            t->noses++;
+            return hit(out, max, ev, 1, "dovecot pam_unix authentication failure");
+        }
+        bool counted = false;
+        if (str_eqc(ev->stage, "pam")) {
+            struct iptally *t = tally(b, ev, false);
+            if (t && t->pam) {
+                t->pam--;
+                counted = true;
+                if (ev->session.len && t->noses) t->noses--;   /* the session claims it now */
+            }
+        }
         if (ev->session.len) {
             state_check(&b->state);
             uint32_t *c = hmap_put(&b->state, ev->session, NULL);
             (*c)++;
+        } else if (!counted) {
+            tally(b, ev, true)->noses++;
+        }
+        if (counted) {
+            *why = "counted with its pam_unix line";
+            return 0;
         }
         return hit(out, max, ev, 1, "dovecot auth failure");
+    }
     case EV_DV_LOGIN_FAIL: {
         uint32_t seen = 0;
         if (ev->session.len) {
@@ -134,6 +217,16 @@ static size_t m_dovecot(struct bf *b, const struct event *ev, struct jfilter_hit
             hmap_del(&b->state, ev->session);
         }
         unsigned n = ev->attempts ? ev->attempts : 1;
+        if (seen < n && ev->client.family) {
+            /* attempts counted from session-less auth lines of this address */
+            struct iptally *t = tally(b, ev, false);
+            if (t && t->noses) {
+                uint32_t take = t->noses < n - seen ? t->noses : n - seen;
+                t->noses -= take;
+                if (t->pam > t->noses) t->pam = t->noses;
+                seen += take;
+            }
+        }
         if (seen >= n) {
             *why = "the session's attempts were already counted from its auth lines";
             return 0;
@@ -142,6 +235,11 @@ static size_t m_dovecot(struct bf *b, const struct event *ev, struct jfilter_hit
     }
     case EV_DV_LOGIN:
         if (ev->session.len) hmap_del(&b->state, ev->session);
+        if (ev->client.family) {
+            /* the failures before this login were counted; none is left for a summary */
+            struct iptally *t = tally(b, ev, false);
+            if (t) t->noses = t->pam = 0;
+        }
         *why = "successful login";
         return 0;
     case EV_DV_NO_AUTH:
@@ -165,10 +263,32 @@ static size_t m_sshd(struct bf *b, const struct event *ev, struct jfilter_hit *o
             *(uint32_t *)hmap_put(&b->state, pk, NULL) = 1;
         }
         return hit(out, max, ev, 1, "sshd invalid user");
+    case EV_SSH_PAM_FAIL:
+        if (str_eqc(ev->stage, "invalid") && ev->h.pid >= 0 && hmap_get(&b->state, pk)) {
+            *why = "counted with its \"Invalid user\" line";
+            return 0;
+        }
+        if (ev->h.pid >= 0) {
+            /* the "Failed keyboard-interactive/pam" line of this attempt follows */
+            state_check_v(&b->ips, sizeof(struct pamfail));
+            struct pamfail *pf = hmap_put(&b->ips, pk, NULL);
+            if (!ipaddr_eq(&pf->ip, &ev->client)) pf->n = 0;
+            pf->ip = ev->client;
+            pf->n++;
+        }
+        return hit(out, max, ev, 1, "sshd PAM authentication failure");
     case EV_SSH_FAIL:
         if (str_eqc(ev->stage, "invalid") && ev->h.pid >= 0 && hmap_del(&b->state, pk)) {
             *why = "counted with its \"Invalid user\" line";
             return 0;
+        }
+        if (ev->h.pid >= 0 && str_eqc(ev->f.sasl_method, "keyboard-interactive/pam")) {
+            struct pamfail *pf = hmap_get(&b->ips, pk);
+            if (pf && pf->n && ipaddr_eq(&pf->ip, &ev->client)) {
+                if (--pf->n == 0) hmap_del(&b->ips, pk);
+                *why = "counted with its \"PAM: Authentication failure\" line";
+                return 0;
+            }
         }
         return hit(out, max, ev, 1, "sshd failed authentication");
     case EV_SSH_PREAUTH:
@@ -206,6 +326,7 @@ static void bf_free(void *st)
     struct bf *b = st;
     if (!b) return;
     hmap_free(&b->state);
+    hmap_free(&b->ips);
     free(b);
 }
 
@@ -243,11 +364,51 @@ struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *er
     b->kind = k;
     b->mask = mask;
     hmap_init(&b->state, sizeof(uint32_t));
+    hmap_init(&b->ips, k == BF_SSHD ? sizeof(struct pamfail) : sizeof(struct iptally));
     struct jfilter *f = xcalloc(1, sizeof *f);
     f->ops = &bf_ops;
     f->st = b;
     f->name = strcmp(mode, "normal") ? xasprintf("%s[mode=%s]", name, mode) : xstrdup(name);
     return f;
+}
+
+bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds,
+                              const char *const **services)
+{
+    /* the Postfix daemons that log SASL failures, client rejects, PREGREET, non-SMTP
+     * commands, too many errors and lost connections with the client (m_postfix) */
+    static const char *const pf_services[] = { "smtpd", "postscreen", NULL };
+    if (!f || f->ops != &bf_ops) return false;
+    const struct bf *b = f->st;
+    uint64_t k = 0;
+    *services = NULL;
+    switch (b->kind) {
+    case BF_POSTFIX:
+        *src = SRC_POSTFIX;
+        *services = pf_services;
+        if (b->mask & M_SASL) k |= EV_BIT(EV_SASL_FAIL);
+        if (b->mask & M_REJECT) k |= EV_BIT(EV_REJECT);
+        if (b->mask & M_DDOS)
+            k |= EV_BIT(EV_PREGREET) | EV_BIT(EV_NONSMTP) | EV_BIT(EV_TOO_MANY_ERRORS) | EV_BIT(EV_LOST_CONN);
+        break;
+    case BF_DOVECOT:
+        *src = SRC_DOVECOT;
+        k = EV_BIT(EV_DV_AUTH_FAIL) | EV_BIT(EV_DV_LOGIN_FAIL) | EV_BIT(EV_DV_LOGIN);   /* login: state */
+        if (b->mask & M_NOAUTH) k |= EV_BIT(EV_DV_NO_AUTH);
+        break;
+    case BF_SSHD:
+        *src = SRC_SSHD;
+        k = EV_BIT(EV_SSH_INVALID_USER) | EV_BIT(EV_SSH_FAIL) | EV_BIT(EV_SSH_PAM_FAIL);
+        if (b->mask & M_PREAUTH) k |= EV_BIT(EV_SSH_PREAUTH) | EV_BIT(EV_SSH_MAXAUTH);
+        break;
+    case BF_RECIDIVE:
+        /* no line: a kind no parsed line has (0 would mean every kind) */
+        *src = SRC_NONE;
+        k = EV_BIT(EV_UNPARSED);
+        break;
+    }
+    *kinds = k;
+    return true;
 }
 
 void jfilter_free(struct jfilter *f)

@@ -300,10 +300,20 @@ bool core_failure(struct core *c, struct gjail *j, const struct ipaddr *ip, int6
 static void feed_event(struct core *c, const int *jails, size_t njails, const struct event *ev,
                        struct str line, int64_t now);
 
+/* The reference time of the jails' filters for the lines that follow. */
+static void set_ref(struct core *c, int64_t ref)
+{
+    for (size_t i = 0; i < c->nj; i++) {
+        struct jfilter *f = c->jails[i].filter;
+        if (f->ops->set_ref) f->ops->set_ref(f->st, ref);
+    }
+}
+
 void core_line(struct core *c, const int *jails, size_t njails, struct str line, int64_t now)
 {
     struct event ev;
     c->sctx.ref = now;
+    set_ref(c, now);
     parse_line(&c->sctx, &c->popts, line, &ev);
     feed_event(c, jails, njails, &ev, line, now);
 }
@@ -312,6 +322,7 @@ void core_line_replay(struct core *c, const int *jails, size_t njails, struct st
 {
     struct event ev;
     c->sctx.ref = ref;
+    set_ref(c, ref);
     parse_line(&c->sctx, &c->popts, line, &ev);
     if (ev.kind != EV_UNPARSED && ev.h.t > 0) c->replay_now = ev.h.t;
     core_expire(c, c->replay_now);
@@ -394,6 +405,7 @@ void core_explain(struct core *c, struct str line, int64_t now, FILE *out)
 {
     struct event ev;
     c->sctx.ref = now;
+    set_ref(c, now);
     parse_line(&c->sctx, &c->popts, line, &ev);
     static const char *const srcs[] = { "none", "postfix", "dovecot", "sshd", "other" };
     if (ev.kind == EV_UNPARSED) {

@@ -6,6 +6,7 @@
 #include "guard/core.h"
 #include "guard/failstore.h"
 #include "guard/follow.h"
+#include "guard/jfollow.h"
 #include "guard/jailconf.h"
 #include "guard/privsep.h"
 #include "guard/metrics.h"
@@ -83,6 +84,7 @@ struct guard {
     struct core *core;
     struct bandb *db;
     struct follow *fw;
+    struct jfollow *jf;         /* jails with backend = systemd */
     struct fjails **fjs;
     size_t nfjs;
     struct actinst *acts;
@@ -487,8 +489,42 @@ static void on_line(void *ud, struct ffile *f, struct str line)
     logins_live_line(g, line);
 }
 
+/* ---- the journal (backend = systemd; guard/jfollow.h) ---- */
+
+static void on_jline(void *ud, const int *jails, size_t njails, struct str line)
+{
+    struct guard *g = ud;
+    core_line(g->core, jails, njails, line, g->now);
+    logins_live_line(g, line);
+}
+
+static void txn_cb(void *ud) { txn(ud); }
+
+static void build_journal(struct guard *g, int64_t now)
+{
+    g->jf = jfollow_new(on_jline, g);
+    for (size_t i = 0; i < core_njails(g->core); i++) {
+        const struct jail_conf *jc = core_jail(g->core, i)->c;
+        if (jc->journal) jfollow_add_jail(g->jf, (int)i, jc);
+    }
+    jfollow_start(g->jf, g->db, now);
+    if (g->ep >= 0 && jfollow_fd(g->jf) >= 0) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 5 };
+        epoll_ctl(g->ep, EPOLL_CTL_ADD, jfollow_fd(g->jf), &ev);
+    }
+}
+
+static void free_journal(struct guard *g)
+{
+    if (!g->jf) return;
+    if (g->ep >= 0 && jfollow_fd(g->jf) >= 0) epoll_ctl(g->ep, EPOLL_CTL_DEL, jfollow_fd(g->jf), NULL);
+    jfollow_free(g->jf);
+    g->jf = NULL;
+}
+
 static void build_follow(struct guard *g, int64_t now)
 {
+    build_journal(g, now);
     g->fw = follow_new(on_line, g);
     follow_set_grace(g->fw, g->conf->rotate_grace);
     size_t nj = core_njails(g->core);
@@ -538,6 +574,7 @@ static void build_follow(struct guard *g, int64_t now)
 
 static void save_positions(struct guard *g)
 {
+    if (g->jf) jfollow_save(g->jf, g->db, g->now, txn_cb, g);
     if (!g->fw || !g->db) return;
     for (size_t i = 0; i < follow_count(g->fw); i++) {
         struct ffile *f = follow_get(g->fw, i);
@@ -552,6 +589,7 @@ static void save_positions(struct guard *g)
 
 static void free_follow(struct guard *g)
 {
+    free_journal(g);
     if (g->fw) {
         if (g->ep >= 0 && follow_fd(g->fw) >= 0) epoll_ctl(g->ep, EPOLL_CTL_DEL, follow_fd(g->fw), NULL);
         follow_free(g->fw);
@@ -737,6 +775,20 @@ static void status_summary(struct guard *g, FILE *out, bool json)
     free(v);
 }
 
+/* fail2ban's "Journal matches" value: the terms with single spaces, " + " between
+ * alternatives (FilterSystemd.status). Caller frees. */
+static char *jmatch_text(const struct jail_conf *c)
+{
+    struct buf b = BUF_INIT(1 << 20);
+    for (size_t i = 0; c->jmatch && c->jmatch[i]; i++) {
+        if (i) buf_putc(&b, ' ');
+        buf_puts(&b, c->jmatch[i]);
+    }
+    char *t = xstrdup(buf_cstr(&b));
+    buf_free(&b);
+    return t;
+}
+
 /* Prefix bans with the members that caused them: a line after fail2ban's layout (text), or
  * "banned_prefixes" (JSON). */
 static void status_prefixes(struct ban **bl, size_t nb, FILE *out, struct jw *w)
@@ -792,10 +844,17 @@ static void status_jail_json(struct guard *g, struct gjail *j, struct jw *w)
     jw_uint(w, tracker_jail_count(core_tracker(g->core), j->id));
     jw_key(w, "total_failed");
     jw_uint(w, j->total_failed);
-    jw_key(w, "file_list");
-    jw_arr(w);
-    for (size_t k = 0; k < j->c->nlogpath; k++) jw_cstr(w, j->c->logpath[k]);
-    jw_arr_end(w);
+    if (j->c->journal) {
+        char *m = jmatch_text(j->c);
+        jw_key(w, "journal_matches");
+        jw_cstr(w, m);
+        free(m);
+    } else {
+        jw_key(w, "file_list");
+        jw_arr(w);
+        for (size_t k = 0; k < j->c->nlogpath; k++) jw_cstr(w, j->c->logpath[k]);
+        jw_arr_end(w);
+    }
     jw_obj_end(w);
     jw_key(w, "actions");
     jw_obj(w);
@@ -825,8 +884,14 @@ static void status_jail(struct guard *g, struct gjail *j, FILE *out)
     fprintf(out, "|- Filter\n");
     fprintf(out, "|  |- Currently failed:\t%zu\n", tracker_jail_count(core_tracker(g->core), j->id));
     fprintf(out, "|  |- Total failed:\t%llu\n", (unsigned long long)j->total_failed);
-    fprintf(out, "|  `- File list:\t");
-    for (size_t k = 0; k < j->c->nlogpath; k++) fprintf(out, "%s%s", k ? " " : "", j->c->logpath[k]);
+    if (j->c->journal) {
+        char *m = jmatch_text(j->c);
+        fprintf(out, "|  `- Journal matches:\t%s", m);
+        free(m);
+    } else {
+        fprintf(out, "|  `- File list:\t");
+        for (size_t k = 0; k < j->c->nlogpath; k++) fprintf(out, "%s%s", k ? " " : "", j->c->logpath[k]);
+    }
     fprintf(out, "\n`- Actions\n");
     fprintf(out, "   |- Currently banned:\t%zu\n", nb);
     fprintf(out, "   |- Total banned:\t%llu\n", (unsigned long long)j->total_banned);
@@ -1345,8 +1410,9 @@ int guard_run(const struct guard_opts *o)
     size_t restored = bans_count(core_bans(g->core));
     run_actions(g, g->now);             /* every restored ban in one transaction */
     build_follow(g, g->now);
-    msg_info("started: %zu jail(s), %zu file(s), %zu ban(s) restored, %zu block(s), %zu failing address(es)",
-             core_njails(g->core), follow_count(g->fw), restored, g->nblocks, nfails);
+    msg_info("started: %zu jail(s), %zu file(s), %zu journal(s), %zu ban(s) restored, %zu block(s), "
+             "%zu failing address(es)", core_njails(g->core), follow_count(g->fw), jfollow_count(g->jf), restored,
+             g->nblocks, nfails);
     malloc_trim(0);                     /* give back what loading the configuration used */
     notify_status(g);
 
@@ -1404,10 +1470,14 @@ int guard_run(const struct guard_opts *o)
             case 4:
                 mhttp_run(g->http);
                 break;
+            case 5:
+                jfollow_process(g->jf, g->now);
+                break;
             }
         }
         if (g->now != g->last_tick) {
             follow_tick(g->fw, g->now);
+            jfollow_tick(g->jf, g->now);
             setup_actions(g, g->now);
             g->last_tick = g->now;
             mhttp_run(g->http);                 /* idle connections time out */

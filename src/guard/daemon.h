@@ -1,5 +1,6 @@
 /*
- * daemon - `mailwarden guard`: one epoll loop over the followed files (inotify), the control
+ * daemon - `mailwarden guard`: one epoll loop over the followed files (inotify) and journals
+ * (guard/jfollow.h, jails with backend = systemd), the control
  * socket, signals (TERM/INT stop, HUP reload) and a 1 s tick. Each turn:
  *   lines -> core (filters, tracker, bans) -> ban rows and log positions written in one
  *   SQLite transaction -> committed -> firewall operations applied per action instance in

@@ -200,6 +200,10 @@ int f2b_def_load(struct f2b_def **out, const char *spec, const char *ignore, con
         found = read_filter_files(spec, o, doc, &d->name, &args, &d->file, err, errlen);
         if (found < 0) goto out;
     }
+    if (!found && o->file_only) {
+        seterr(err, errlen, "no filter file %s(.conf|.local) in %s", spec, o->ndirs ? o->dirs[0] : "the filter directories");
+        goto out;
+    }
     if (found) {
         ini_vars_copy(&args, o->args);
         /* applyAutoOptions: logtype from the backend unless given or set by the filter */
@@ -904,6 +908,14 @@ void f2b_engine_free(struct f2b_engine *e)
         }
     free(e->parts);
     free(e);
+}
+
+void f2b_engine_set_now(struct f2b_engine *e, int64_t now)
+{
+    if (e->o.now == now) return;
+    e->o.now = now;
+    dd_now_set(&e->main.now, now);
+    for (int i = 0; i < e->nworkers; i++) dd_now_set(&e->workers[i].now, now);
 }
 
 const struct f2b_stats *f2b_engine_stats(const struct f2b_engine *e) { return &e->st; }
@@ -1814,7 +1826,13 @@ static void f2b_close(struct filter *f)
     free(ff);
 }
 
-static const struct filter_ops f2b_ops = { "fail2ban", f2b_feed, f2b_close };
+static const struct filter_ops f2b_ops = { "fail2ban", f2b_feed, f2b_close, NULL, NULL };
+
+void f2b_filter_set_now(struct filter *f, int64_t now)
+{
+    if (f && f->ops == &f2b_ops) f2b_engine_set_now(((struct f2b_filter *)f)->eng, now);
+}
+
 
 struct filter *f2b_filter_open(const char *spec, const struct f2b_load *o, int64_t now,
                                char *err, size_t errlen)

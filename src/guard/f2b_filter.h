@@ -41,6 +41,7 @@ struct f2b_load {
     const char *logtype;          /* default for the filter's logtype ("file"; "journal") */
     const char *timezone;         /* --timezone, NULL: local time */
     bool journal;                 /* lines have no date (time = now): no date detection */
+    bool file_only;               /* spec must name a filter file, never a regex (jails) */
 };
 
 struct f2b_def {
@@ -112,12 +113,18 @@ void f2b_engine_feed(struct f2b_engine *e, const struct filter_line *lines, size
 #define F2B_FEED_JOURNAL       0x2     /* the lines carry no date: time = now */
 uint64_t f2b_engine_feed_text(struct f2b_engine *e, const char *text, size_t len, uint64_t first,
                               unsigned flags, const struct f2b_cbs *cb, void *ud);
+/* Change the reference time (year-less and time-only dates, lines without a date). */
+void f2b_engine_set_now(struct f2b_engine *e, int64_t now);
 const struct f2b_stats *f2b_engine_stats(const struct f2b_engine *e);
 /* Date template hits (winner counts) for template i of def->dates. */
 uint64_t f2b_engine_date_hits(const struct f2b_engine *e, size_t i);
 
-/* A fail2ban filter behind the generic interface of filter.h (sequential, check_all off). */
+/* A fail2ban filter behind the generic interface of filter.h, with the daemon's semantics
+ * (fail2ban's Filter defaults: sequential, first matching failregex only, pending
+ * multi-line failures without an id not reported). */
 struct filter *f2b_filter_open(const char *spec, const struct f2b_load *o, int64_t now,
                                char *err, size_t errlen);
+/* Its reference time (see f2b_engine_set_now); f must come from f2b_filter_open. */
+void f2b_filter_set_now(struct filter *f, int64_t now);
 
 #endif

@@ -60,12 +60,32 @@ struct filter_line {
     double time;
 };
 
+/* Every line fed, with its verdict (batch interfaces). */
+typedef void (*verdict_cb)(void *ud, uint64_t lineno, struct str text, enum filter_verdict v);
+
+struct filter_batch {
+    failure_cb failure;       /* each failure, in line order */
+    verdict_cb line;          /* each line fed, in order, after its failures */
+    void *ud;
+    int threads;              /* threads the filter may use (1: the caller's only) */
+};
+
+#define FILTER_SKIP_COMMENTS 0x1   /* feed_text: skip empty lines and lines starting with '#' */
+
 struct filter;
 struct filter_ops {
     const char *kind;                                   /* "fail2ban", "builtin" */
     /* Feed one line: calls cb for each failure (0..n), returns the verdict. */
     enum filter_verdict (*feed)(struct filter *f, const struct filter_line *ln, failure_cb cb, void *ud);
     void (*close)(struct filter *f);
+    /* Optional batch forms, with the results of feed() on each line in order (the stateless
+     * per-line work may run on several threads):
+     * feed_lines: lines[0..n);
+     * feed_text: the lines of a buffer of whole lines (split as lines_next() does), numbered
+     * from first; returns the number of lines in text, skipped ones included. */
+    void (*feed_lines)(struct filter *f, const struct filter_line *lines, size_t n, const struct filter_batch *b);
+    uint64_t (*feed_text)(struct filter *f, const char *text, size_t len, uint64_t first, unsigned flags,
+                          const struct filter_batch *b);
 };
 
 struct filter {

@@ -10,6 +10,7 @@
 #include "util/timeparse.h"
 #include "util/xalloc.h"
 #include <ctype.h>
+#include <errno.h>
 #include <glob.h>
 #include <ifaddrs.h>
 #include <math.h>
@@ -37,8 +38,9 @@ static const struct copt jail_opts[] = {
     { "enabled", "false", CT_BOOL, 0, 0, "run this jail" },
     { "filter", "%(__name__)s", CT_STR, 0, 0, "filter name with optional [mode=...] arguments" },
     { "logpath", NULL, CT_STR, 0, 0, "log files (globs, several separated by space/newline)" },
-    { "backend", "auto", CT_STR, 0, 0, "auto|inotify|polling (systemd: see issue 8)" },
-    { "journalmatch", NULL, CT_STR, 0, 0, "journal matches (backend = systemd)" },
+    { "backend", "auto", CT_STR, 0, 0, "auto|inotify|polling: files; systemd[journalpath=DIR|journalfiles=FILE]: the journal" },
+    { "journalmatch", NULL, CT_STR, 0, 0, "backend = systemd: journal matches (FIELD=value, + for OR; default: the filter's)" },
+    { "journal_path", NULL, CT_STR, 0, 0, "backend = systemd: journal file or directory instead of the system journal" },
     { "maxretry", "5", CT_INT, 1, TRK_MAXRETRY, "failures within findtime that ban" },
     { "findtime", "10m", CT_DUR, 1, 366LL * 86400, "window in which maxretry failures ban" },
     { "bantime", "10m", CT_DUR_NEG, 1, 100LL * 366 * 86400, "ban duration; -1 permanent" },
@@ -67,7 +69,7 @@ static const struct copt jail_opts[] = {
     { "prefix.bantime", NULL, CT_DUR_NEG, 1, 100LL * 366 * 86400, "ban time of a network (empty: the jail's rule)" },
     { "ipv6_prefix", "0", CT_INT, 0, 128, "count IPv6 failures per /N and ban the /N (0: per address)" },
 };
-enum { J_ENABLED, J_FILTER, J_LOGPATH, J_BACKEND, J_JMATCH, J_MAXRETRY, J_FINDTIME, J_BANTIME,
+enum { J_ENABLED, J_FILTER, J_LOGPATH, J_BACKEND, J_JMATCH, J_JPATH, J_MAXRETRY, J_FINDTIME, J_BANTIME,
        J_INC, J_FACTOR, J_MULT, J_MAXTIME, J_RNDTIME, J_OVERALL, J_IGNOREIP, J_IGNORESELF, J_PORT,
        J_PROTOCOL, J_BANACTION, J_ACTION, J_ABAN, J_AUNBAN, J_AFLUSH, J_ASTART, J_TIMEOUT, J_PFX_ON, J_PFX4, J_PFX6, J_PFX_COUNT, J_PFX_WINDOW,
        J_PFX_BANTIME, J_V6PREFIX, J_MAX };
@@ -480,6 +482,9 @@ static void jail_conf_free(struct jail_conf *j)
     free(j->logpath);
     free(j->backend);
     free(j->journalmatch);
+    free(j->journal_path);
+    for (size_t i = 0; j->jmatch && j->jmatch[i]; i++) free(j->jmatch[i]);
+    free(j->jmatch);
     cidrset_free(j->ignore);
     free(j->ignoreip);
     free(j->port);
@@ -493,6 +498,103 @@ static void jail_conf_free(struct jail_conf *j)
         free(j->actions[i].mode);
     }
     free(j->actions);
+}
+
+/* A journal field name as sd-journal accepts it: upper case letters, digits, '_', not
+ * starting with a digit (journal-file.c: journal_field_valid). */
+static bool jfield_ok(const char *p, size_t n)
+{
+    if (!n || n > 64 || (p[0] >= '0' && p[0] <= '9')) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_')) return false;
+    return true;
+}
+
+/* journalmatch -> NULL-terminated terms ("FIELD=value" or "+"), checked now so that a typo is
+ * a configuration error and not a jail that never matches. */
+static int parse_jmatch(struct jail_conf *j, const char *sec, char *err, size_t errlen)
+{
+    size_t n = 0;
+    j->jmatch = xcalloc(1, sizeof *j->jmatch);
+    bool need_term = true;
+    for (const char *p = j->journalmatch; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ' ' && *e != '\t' && *e != '\n') e++;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        bool plus = e - p == 1 && *p == '+';
+        if (plus ? need_term : !eq || !jfield_ok(p, (size_t)(eq - p))) {
+            snprintf(err, errlen, "[%s] journalmatch = %s: '%.*s' is not FIELD=value or a '+' between terms", sec,
+                     j->journalmatch, (int)(e - p), p);
+            return -1;
+        }
+        need_term = plus;
+        j->jmatch = xrealloc(j->jmatch, (n + 2) * sizeof *j->jmatch);
+        j->jmatch[n++] = xstrndup(p, (size_t)(e - p));
+        j->jmatch[n] = NULL;
+        p = e;
+    }
+    if (n && need_term) {
+        snprintf(err, errlen, "[%s] journalmatch = %s: ends with '+'", sec, j->journalmatch);
+        return -1;
+    }
+    return 0;
+}
+
+/* backend: files (auto, inotify, polling, ...) or the journal: systemd[journalpath=DIR,
+ * journalfiles=FILE] as fail2ban writes it, or journal_path = FILE|DIR. */
+static int parse_backend(struct guard_conf *gc, struct jail_conf *j, const char *sec, struct val *v, char *err,
+                         size_t errlen)
+{
+    const char *spec = v[J_BACKEND].s ? v[J_BACKEND].s : "auto";
+    char e2[INI_ERRLEN];
+    struct ini_vars args = { 0 };
+    if (ini_split_option(spec, &j->backend, &args, e2, sizeof e2) < 0) {
+        snprintf(err, errlen, "[%s] backend = %s: %s", sec, spec, e2);
+        ini_vars_free(&args);
+        return -1;
+    }
+    if (j->recidive) {          /* reads the daemon's own ban history, no log */
+        ini_vars_free(&args);
+        return 0;
+    }
+    if (strcmp(j->backend, "systemd") != 0) {
+        ini_vars_free(&args);
+        if (strcmp(j->backend, "auto") && strcmp(j->backend, "inotify") && strcmp(j->backend, "pyinotify") &&
+            strcmp(j->backend, "polling") && strcmp(j->backend, "gamin")) {
+            snprintf(err, errlen, "[%s] backend = %s: expected auto, inotify, polling or systemd", sec, spec);
+            return -1;
+        }
+        if (!v[J_LOGPATH].s || !*v[J_LOGPATH].s) {
+            snprintf(err, errlen, "[%s] logpath: no log file given", sec);
+            return -1;
+        }
+        parse_logpath(gc, j, v[J_LOGPATH].s);
+        return 0;
+    }
+    j->journal = true;
+    const char *jp = ini_vars_get(&args, "journalpath");
+    if (!jp || !*jp) jp = ini_vars_get(&args, "journalfiles");
+    if (!jp || !*jp) jp = v[J_JPATH].s;
+    if (jp && *jp) {
+        j->journal_path = xstrdup(jp);
+        if (access(jp, R_OK) != 0)
+            warn(gc, "[%s] journal %s cannot be read (yet): %s", sec, jp, strerror(errno));
+    }
+    ini_vars_free(&args);
+    if (v[J_JMATCH].s && *v[J_JMATCH].s) {
+        j->journalmatch = xstrdup(v[J_JMATCH].s);
+    } else if (jfilter_is_builtin(j->filter)) {
+        const char *m = jfilter_builtin_journalmatch(j->filter);
+        if (m) j->journalmatch = xstrdup(m);
+    } else {
+        j->journalmatch = jfilter_f2b_journalmatch(gc->f2bdir ? gc->f2bdir : gc->dir, j->filter_spec, e2, sizeof e2);
+    }
+    if (!j->journalmatch || !*j->journalmatch)
+        warn(gc, "[%s] backend = systemd without journalmatch: every journal entry goes through the filter", sec);
+    /* logpath is ignored, silently as fail2ban does: its jail.conf sets one in every jail */
+    return parse_jmatch(j, sec, err, errlen);
 }
 
 static int load_jail(struct guard_conf *gc, const struct ini *d, const char *sec, char *err, size_t errlen)
@@ -565,26 +667,10 @@ static int load_jail(struct guard_conf *gc, const struct ini *d, const char *sec
             jfilter_free(f);
         }
     }
-    j.backend = xstrdup(v[J_BACKEND].s ? v[J_BACKEND].s : "auto");
-    if (v[J_JMATCH].s && *v[J_JMATCH].s) j.journalmatch = xstrdup(v[J_JMATCH].s);
-    if (!strcmp(j.backend, "systemd") || !strncmp(j.backend, "systemd[", 8)) {
-        warn(gc, "[%s] backend = systemd: the journal source is not available yet (issue 8); jail skipped", sec);
-        jail_conf_free(&j);
-        rc = 0;
-        goto out;
-    }
-    if (strcmp(j.backend, "auto") && strcmp(j.backend, "inotify") && strcmp(j.backend, "pyinotify") &&
-        strcmp(j.backend, "polling") && strcmp(j.backend, "gamin")) {
-        snprintf(err, errlen, "[%s] backend = %s: expected auto, inotify or polling", sec, j.backend);
+    if (parse_backend(gc, &j, sec, v, err, errlen) < 0) {
         jail_conf_free(&j);
         goto out;
     }
-    if (!j.recidive && (!v[J_LOGPATH].s || !*v[J_LOGPATH].s)) {
-        snprintf(err, errlen, "[%s] logpath: no log file given", sec);
-        jail_conf_free(&j);
-        goto out;
-    }
-    if (!j.recidive) parse_logpath(gc, &j, v[J_LOGPATH].s);
     j.pfx.on = v[J_PFX_ON].b;
     j.pfx.len4 = (uint8_t)v[J_PFX4].i;
     j.pfx.len6 = (uint8_t)v[J_PFX6].i;
@@ -830,8 +916,13 @@ void guard_conf_print(const struct guard_conf *c, FILE *f)
             fputs(", counts the bans of the other jails\n", f);
             continue;
         }
-        fputs(", logpath", f);
-        for (size_t k = 0; k < j->nlogpath; k++) fprintf(f, " %s", j->logpath[k]);
+        if (j->journal) {
+            fprintf(f, ", journal %s, journalmatch %s", j->journal_path ? j->journal_path : "(system journal)",
+                    j->journalmatch && *j->journalmatch ? j->journalmatch : "(none: every entry)");
+        } else {
+            fputs(", logpath", f);
+            for (size_t k = 0; k < j->nlogpath; k++) fprintf(f, " %s", j->logpath[k]);
+        }
         fputc('\n', f);
     }
 }

@@ -13,6 +13,13 @@
  * yet); any other action.d name is reported and ignored, never run through a shell. Filters that are not built-in are fail2ban filters
  * from F2BDIR/filter.d (the fail2ban filter engine).
  *
+ * backend = systemd: the jail reads the journal (guard/jfollow.h) instead of logpath:
+ * journalmatch in fail2ban's syntax ("_SYSTEMD_UNIT=postfix@-.service + _COMM=sshd": "+"
+ * between alternatives), defaulting to the filter's (built-in: jfilter_builtin_journalmatch;
+ * fail2ban filter files: their journalmatch); the system journal, or a file / directory of
+ * journal files given as systemd[journalpath=DIR] / systemd[journalfiles=FILE] (fail2ban's
+ * backend arguments) or journal_path = FILE|DIR.
+ *
  * Ownership: a guard_conf owns everything in it; guard_conf_free(). Errors: guard_conf_load
  * returns NULL with a message (file:line where known); non-fatal findings are collected as
  * warnings (printed by the caller).
@@ -58,8 +65,11 @@ struct jail_conf {
     char *filter_spec;         /* as written, with arguments */
     char **logpath;            /* after glob expansion (a pattern matching nothing stays) */
     size_t nlogpath;
-    char *backend;
-    char *journalmatch;
+    char *backend;             /* without arguments: "auto", "systemd", ... */
+    bool journal;              /* backend = systemd: entries of the journal, not logpath */
+    char *journalmatch;        /* as configured, else the filter's default (NULL: none) */
+    char **jmatch;             /* the same as terms ("FIELD=value", "+"), NULL-terminated */
+    char *journal_path;        /* journal file or directory; NULL: the system journal */
     unsigned maxretry;
     int64_t findtime;
     struct bantime_rule bt;

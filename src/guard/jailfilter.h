@@ -34,6 +34,9 @@ struct jfilter_ops {
     size_t (*match)(void *st, const struct event *ev, struct str line, struct jfilter_hit *out,
                     size_t max, const char **why);
     void (*free)(void *st);
+    /* Optional: the reference time for dates without a year or day (the daemon's clock, or
+     * simulate's --now / the file's mtime), set before the lines it applies to. */
+    void (*set_ref)(void *st, int64_t ref);
 };
 
 struct jfilter {
@@ -48,8 +51,22 @@ bool jfilter_is_builtin(const char *name);
 struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *err, size_t errlen);
 /* The modes a built-in filter accepts (for messages), "" when unknown. */
 const char *jfilter_builtin_modes(const char *name);
+/* The default journalmatch of a built-in filter (fail2ban syntax, "+" = OR), NULL if none. */
+const char *jfilter_builtin_journalmatch(const char *name);
 void jfilter_free(struct jfilter *f);
-/* A fail2ban filter from confdir/filter.d (spec "name[arg=value, ...]"); f2b_jailfilter.c. */
+/* What a built-in filter looks at: the source, the event kinds (EV_BIT mask) whose lines can
+ * give failures or change its state, and for Postfix the daemons that write such lines
+ * (*services: NULL-terminated names matched after the program's last '/', or NULL: any);
+ * other lines need no parsing beyond the envelope (parse_prog_may_be) and may be skipped.
+ * false for filters that are not built-in. */
+bool jfilter_builtin_interest(const struct jfilter *f, enum ev_src *src, uint64_t *kinds,
+                              const char *const **services);
+/* A fail2ban filter from confdir/filter.d (spec "name[arg=value, ...]") run by the fail2ban
+ * filter engine (multi-line and F-MLFID filters included); f2b_jailfilter.c. */
 struct jfilter *jfilter_new_f2b(const char *confdir, const char *spec, char *err, size_t errlen);
+/* The journalmatch a fail2ban filter file defines ([Init]/[Definition], several lines joined
+ * with " + " as fail2ban adds them as alternatives): malloc'd, caller frees; NULL when it
+ * defines none or cannot be read (then *err is set when it cannot be read). */
+char *jfilter_f2b_journalmatch(const char *confdir, const char *spec, char *err, size_t errlen);
 
 #endif

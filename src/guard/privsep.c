@@ -1027,11 +1027,15 @@ int privsep_begin(struct guard_conf *conf, bool null_actions, const char *sockpa
     if (ng < 0) return -1;
     if (note[0]) msg_warn("privsep: %s", note);
     size_t np = 0;
-    for (size_t i = 0; i < conf->njails; i++) np += conf->jails[i].nlogpath;
+    for (size_t i = 0; i < conf->njails; i++) np += conf->jails[i].nlogpath + 1;
     char **paths = xcalloc(np + 1, sizeof *paths);
     np = 0;
-    for (size_t i = 0; i < conf->njails; i++)
+    for (size_t i = 0; i < conf->njails; i++) {
         for (size_t k = 0; k < conf->jails[i].nlogpath; k++) paths[np++] = conf->jails[i].logpath[k];
+        /* a journal file or directory of a backend = systemd jail is read after the drop too
+         * (the system journal through the systemd-journal group) */
+        if (conf->jails[i].journal && conf->jails[i].journal_path) paths[np++] = conf->jails[i].journal_path;
+    }
     char first[PATH_MAX_PS];
     int bad = np ? privsep_check_readable(uid, gid, groups, ng, paths, np, first, sizeof first) : 0;
     free(paths);

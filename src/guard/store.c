@@ -59,6 +59,10 @@ static const char *const migrations[] = {
      * CIDRs, space separated); recidive counts recent bans of a target across jails */
     ("ALTER TABLE guard_bans ADD COLUMN members TEXT;"
      "CREATE INDEX guard_bans_recent ON guard_bans (ip, prefix, time_of_ban);"),
+    /* 3 -> 4: journal cursors of the guard's systemd-journal jails (guard/jfollow.h) */
+    "CREATE TABLE guard_journal ("
+    "  source TEXT PRIMARY KEY, cursor TEXT NOT NULL, updated INTEGER"
+    ");",
 };
 #define SCHEMA_CURRENT ((int)(sizeof migrations / sizeof migrations[0]))
 

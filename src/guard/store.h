@@ -31,6 +31,9 @@
  *   guard_bans.members   the member bans that caused a prefix ban (text, space separated)
  *   index guard_bans_recent (ip, prefix, time_of_ban)  recent bans of a target, all jails
  *
+ * Version 4 (the guard's journal source, guard/jfollow.h):
+ *   guard_journal(source, cursor, updated)   last processed entry per journal source
+ *
  * All SQL text is constant; data is always bound (sqlite3_bind_*), never pasted in.
  * Errors: functions return 0 or -1 with a message in err (the SQLite message and what was
  * being done); SQLITE_BUSY after the busy timeout is reported as such (store_is_busy()).

@@ -7,6 +7,9 @@
  *   imap-login: Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, rip=IP, ...
  *   auth: passwd-file(USER,IP[,<session>]): unknown user | Password mismatch | ...
  *   auth-worker(123): pam(USER,IP[,<session>]): pam_authenticate() failed: ...
+ *   auth-worker(123): conn unix:auth-worker (pid=N,uid=N): auth-worker<N>: sql(USER,IP): ...
+ *   auth: pam_unix(dovecot:auth): authentication failure; ... ruser=U rhost=IP[ user=U]
+ *     (also with syslog program "auth" or "dovecot-auth": PAM's line for Dovecot's service)
  *   lmtp(user)<pid><session>: msgid=<id>: saved mail to INBOX | save failed to ...
  *   imap(user)<pid><session>: Disconnected: Logged out in=N out=N ...
  * A level tag ("Info: ", "Error: " ...) after the process is accepted (file logging).
@@ -33,9 +36,22 @@ static struct str field_at(struct str s, size_t off)
     return str_sub(s, off, e - off);
 }
 
-static void login_fields(struct str m, struct event *ev)
+/* The position of the rip= field (its value starts 6 bytes on), -1 when none. The user field
+ * comes first and may hold ", rip=": take the last one. Without any ", rip=" there is no
+ * user field before it, and rip= is the first field: "...(reason): rip=IP, ...". */
+static ptrdiff_t rip_at(struct str m)
 {
     ptrdiff_t rip = str_rfindc(m, ", rip=");
+    if (rip < 0) {
+        rip = str_rfindc(m, "): rip=");
+        if (rip >= 0) rip++;                /* the value is 6 bytes on, as after ", rip=" */
+    }
+    return rip;
+}
+
+static void login_fields(struct str m, struct event *ev)
+{
+    ptrdiff_t rip = rip_at(m);
     size_t userlimit = m.len;
     if (rip >= 0) {
         struct str v = field_at(m, (size_t)rip + 6);
@@ -79,13 +95,33 @@ static bool parse_login(struct str proto, struct str m, struct event *ev)
     login_fields(m, ev);
     /* Dovecot's own reason text ends where the attacker-controlled user field starts. */
     ptrdiff_t u = str_findc(m, "user=<");
-    ptrdiff_t r = str_rfindc(m, ", rip=");
+    ptrdiff_t r = rip_at(m);
     size_t lim = m.len;
     if (u >= 0) lim = (size_t)u;
     else if (r >= 0) lim = (size_t)r;
     struct str reason = str_sub(m, 0, lim);
     ev->text = reason;
-    ptrdiff_t af = str_findc(reason, "(auth failed, ");
+    /* Dovecot's verdict is a parenthesised tag in its reason text: one pass over the '('s
+     * (the first "(auth failed, " wins, then a refusal, then "(no auth attempts") */
+    ptrdiff_t af = -1;
+    bool refused = false, noauth = false;
+    for (size_t i = 0; i < reason.len;) {
+        const char *q = memchr(reason.p + i, '(', reason.len - i);
+        if (!q) break;
+        struct str t = str_from(reason, (size_t)(q - reason.p));
+        if (str_startswith(t, "(auth failed, ")) {
+            af = q - reason.p;
+            break;
+        }
+        /* credentials sent where Dovecot refuses them (plaintext without TLS, a disabled
+         * mechanism) or refused by the proxy's backend: one failed attempt */
+        if (str_startswith(t, "(tried to use disabled ") || str_startswith(t, "(tried to use disallowed ") ||
+            str_startswith(t, "(proxy dest auth failed)"))
+            refused = true;
+        else if (str_startswith(t, "(no auth attempts"))
+            noauth = true;
+        i = (size_t)(q - reason.p) + 1;
+    }
     if (af >= 0) {
         uint64_t n = 0;
         str_lead_u64(str_from(reason, (size_t)af + 14), &n);
@@ -93,7 +129,12 @@ static bool parse_login(struct str proto, struct str m, struct event *ev)
         ev->kind = EV_DV_LOGIN_FAIL;
         return true;
     }
-    if (str_findc(reason, "(no auth attempts") >= 0) { ev->kind = EV_DV_NO_AUTH; return true; }
+    if (refused) {
+        ev->attempts = 1;
+        ev->kind = EV_DV_LOGIN_FAIL;
+        return true;
+    }
+    if (noauth) { ev->kind = EV_DV_NO_AUTH; return true; }
     ev->kind = ev->client.family ? EV_DV_LOGIN_OTHER : EV_OTHER;
     return true;
 }
@@ -106,10 +147,78 @@ static bool is_auth_failure(struct str msg)
            str_startswith(msg, "password mismatch");
 }
 
+/*
+ * pam_unix's "authentication failure; logname=L uid=N euid=N tty=dovecot ruser=U rhost=H[ user=U]"
+ * (Linux-PAM pam_unix_auth.c). Dovecot sets both PAM_RUSER and the PAM user to the login
+ * name, attacker text on both sides of rhost=, so the split is taken only where it is
+ * unambiguous: the only " rhost=" after "ruser=", or the one split where the text after the
+ * address is nothing or " user=" with the same name as ruser; H must be an address.
+ */
+static bool parse_pam_unix(struct str m, struct event *ev)
+{
+    ev->stage = STR_LIT("pam_unix");
+    ev->text = m;
+    if (!str_startswith(m, "authentication failure; ")) return true;
+    ptrdiff_t tty = str_findc(m, " tty=");
+    if (tty < 0) return true;
+    ptrdiff_t ru = str_findc(str_from(m, (size_t)tty), " ruser=");
+    if (ru < 0) return true;
+    struct str t = str_from(m, (size_t)tty + (size_t)ru + 7);
+    while (t.len && (t.p[t.len - 1] == ' ' || t.p[t.len - 1] == '\t')) t.len--;
+    size_t nocc = 0, nvalid = 0;
+    struct ipaddr host;
+    struct str user = STR_NULL;
+    bool only_ok = false;
+    struct ipaddr only_host;
+    struct str only_user = STR_NULL;
+    for (size_t from = 0; from <= t.len;) {
+        ptrdiff_t r = str_findc(str_from(t, from), " rhost=");
+        if (r < 0) break;
+        size_t at = from + (size_t)r;
+        nocc++;
+        struct str u = str_sub(t, 0, at), after = str_from(t, at + 7);
+        size_t hl = 0;
+        while (hl < after.len && after.p[hl] != ' ') hl++;
+        struct ipaddr a;
+        bool ip = hl > 0 && ipaddr_parse(str_sub(after, 0, hl), &a) == 0;
+        struct str rest = str_from(after, hl);
+        while (rest.len && rest.p[0] == ' ') rest = str_from(rest, 1);
+        if (ip) {
+            if (nocc == 1) { only_ok = true; only_host = a; only_user = u; }
+            if (rest.len == 0 || (str_startswith(rest, "user=") && str_eq(str_from(rest, 5), u))) {
+                nvalid++;
+                host = a;
+                user = u;
+            }
+        }
+        from = at + 1;
+    }
+    if (nocc == 1 && only_ok) { host = only_host; user = only_user; nvalid = 1; }
+    if (nvalid != 1) return true;
+    ev->client = host;
+    ev->user = user;
+    ev->kind = EV_DV_AUTH_FAIL;
+    return true;
+}
+
 /* "DRIVER(USER,IP[,<session>]): MESSAGE": find the right-most "): " whose element list ends in
  * a valid ",IP" or ",IP,<session>" and whose message is an authentication result. */
+/* Dovecot 2.3 auth-worker lines carry the worker connection first:
+ * "conn unix:auth-worker (pid=N,uid=N): auth-worker<N>: DRIVER(...)". */
+static struct str skip_conn(struct str m)
+{
+    if (!str_startswith(m, "conn ")) return m;
+    ptrdiff_t w = str_findc(str_sub(m, 0, 160), "): auth-worker<");
+    if (w < 0) return m;
+    struct str r = str_from(m, (size_t)w + 15);
+    ptrdiff_t e = str_findc(str_sub(r, 0, 24), ">: ");
+    return e < 0 ? m : skip_level(str_from(r, (size_t)e + 3));
+}
+
 static bool parse_auth(struct str m, struct event *ev)
 {
+    m = skip_conn(m);
+    if (str_startswith(m, "pam_unix(dovecot:auth): ")) return parse_pam_unix(str_from(m, 24), ev);
     size_t dl = 0;
     while (dl < m.len && dl < 32 && (m.p[dl] == '-' || m.p[dl] == '_' ||
            (m.p[dl] >= 'a' && m.p[dl] <= 'z') || (m.p[dl] >= '0' && m.p[dl] <= '9')))
@@ -177,10 +286,18 @@ static bool parse_mail_process(struct str proc, struct str m, struct event *ev)
 
 bool parse_dovecot(const struct parse_opts *opt, struct event *ev)
 {
-    if (!str_eqc(ev->h.prog, "dovecot") && !str_startswith(ev->h.prog, "dovecot")) return false;
+    if (!parse_prog_may_be(SRC_DOVECOT, ev->h.prog)) return false;
+    struct str m = ev->h.msg;
+    /* syslog program "auth": PAM's own line for Dovecot's PAM service, nothing else */
+    if (!str_startswith(ev->h.prog, "dovecot") && !str_startswith(m, "pam_unix(dovecot:auth): ")) return false;
     ev->src = SRC_DOVECOT;
     ev->kind = EV_OTHER;
-    struct str m = ev->h.msg;
+    /* "dovecot[N]: dovecot: auth(...): ..." (a second program tag) */
+    if (str_startswith(m, "dovecot: ")) m = str_from(m, 9);
+    if (str_startswith(m, "pam_unix(dovecot:auth): ")) {
+        ev->service = STR_LIT("auth");
+        return parse_pam_unix(str_from(m, 24), ev);
+    }
     /* process name: up to ": " or "(" */
     size_t i = 0;
     while (i < m.len && i < 40 && m.p[i] != ':' && m.p[i] != '(' && m.p[i] != ' ') i++;
@@ -197,7 +314,8 @@ bool parse_dovecot(const struct parse_opts *opt, struct event *ev)
     }
     if (m.p[i] == '(') {
         /* "auth-worker(123): ..." or "lmtp(user)<pid><session>: ..." */
-        if (!str_eqc(proc, "auth-worker") && !ev_wanted(opt, EV_DV_DELIVERED) &&
+        bool worker = str_eqc(proc, "auth-worker") || str_eqc(proc, "auth");   /* auth(default) */
+        if (!worker && !ev_wanted(opt, EV_DV_DELIVERED) &&
             !ev_wanted(opt, EV_DV_DELIVERY_FAIL) && !ev_wanted(opt, EV_DV_LOGOUT)) {
             ev->text = m;            /* a mail process line nobody asked for: skip the work */
             return true;
@@ -205,8 +323,7 @@ bool parse_dovecot(const struct parse_opts *opt, struct event *ev)
         struct str r = str_from(m, i + 1);
         ptrdiff_t cl = str_findc(r, "): ");
         ptrdiff_t cl2 = str_findc(r, ")<");
-        if (str_eqc(proc, "auth-worker") && cl >= 0)
-            return parse_auth(skip_level(str_from(r, (size_t)cl + 3)), ev);
+        if (worker && cl >= 0) return parse_auth(skip_level(str_from(r, (size_t)cl + 3)), ev);
         size_t uend;
         struct str after;
         if (cl2 >= 0 && (cl < 0 || cl2 < cl)) {

@@ -72,12 +72,14 @@ enum ev_kind {
     EV_DV_LOGOUT,         /* imap|pop3(user)...: Disconnected: Logged out ... */
     /* sshd */
     EV_SSH_FAIL,          /* Failed password|publickey|keyboard-interactive/pam for [invalid user] U from IP port N ssh2 */
-    EV_SSH_INVALID_USER,  /* Invalid user U from IP port N */
+    EV_SSH_INVALID_USER,  /* Invalid user U from IP port N; Illegal user U from IP (old);
+                             User U from IP not allowed because ... (AllowUsers/DenyGroups...) */
     EV_SSH_ACCEPTED,      /* Accepted password|publickey for U from IP port N ssh2 */
     EV_SSH_PREAUTH,       /* Connection closed|reset by [invalid|authenticating user U] IP port N [preauth],
                              Disconnected from ..., Did not receive identification string from IP,
                              banner exchange / kex errors from IP */
     EV_SSH_MAXAUTH,       /* maximum authentication attempts exceeded for ... from IP port N ssh2 */
+    EV_SSH_PAM_FAIL,      /* error: PAM: Authentication failure for [illegal user ]U from IP */
     EV_KIND_MAX
 };
 _Static_assert(EV_KIND_MAX <= 64, "event kinds must fit a 64-bit interest mask");
@@ -130,8 +132,15 @@ static inline bool ev_wanted(const struct parse_opts *o, enum ev_kind k)
 /* Parse one line. Always fills ev (EV_UNPARSED when the envelope is not syslog). With
  * opt->kinds set, events of other kinds have ev->h.t == 0 and no fields (not computed). */
 void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str line, struct event *ev);
+/* parse_line() for a line whose envelope h (from syslog_parse_lazy) is already parsed. */
+void parse_envelope_message(struct syslog_ctx *ctx, const struct parse_opts *opt,
+                            const struct syslog_hdr *h, struct event *ev);
 /* Parse the message part of an envelope already in ev->h (used by the journal source). */
 void parse_message(const struct parse_opts *opt, struct event *ev);
+/* A cheap necessary condition on the envelope's program name alone: can parse_message()
+ * give a line of program prog the source src (SRC_POSTFIX, SRC_DOVECOT, SRC_SSHD)? Lets a
+ * consumer interested in one daemon skip the other lines unparsed. */
+bool parse_prog_may_be(enum ev_src src, struct str prog);
 
 /* Sub-parsers (parse_message dispatches); exposed for tests and the built-in filters. */
 bool parse_postfix(const struct parse_opts *opt, struct event *ev);

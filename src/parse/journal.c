@@ -14,6 +14,7 @@
 struct jsource {
     sd_journal *j;
     struct buf line;
+    uint64_t usec;              /* realtime of the entry last returned */
 };
 
 bool journal_available(void) { return true; }
@@ -83,16 +84,26 @@ static struct str field(sd_journal *j, const char *name)
     return (struct str){ (const char *)d + nl + 1, n - nl - 1 };
 }
 
-/* Append text without spaces (host, identifier) or with control characters escaped. */
+/* Append text without spaces (host, identifier) or with control characters escaped. Runs
+ * of plain bytes are copied at once (the daemon converts every entry it reads). */
 static void put_escaped(struct buf *b, struct str s, bool token, size_t max)
 {
     if (s.len > max) s.len = max;
+    size_t run = 0;
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        if (token && (c == ' ' || c == '[' || c == ':')) c = '_';
-        if (c < 0x20 || c == 0x7f) buf_printf(b, "#%03o", c);
-        else buf_putc(b, (char)c);
+        bool ctl = c < 0x20 || c == 0x7f, tok = token && (c == ' ' || c == '[' || c == ':');
+        if (!ctl && !tok) continue;
+        buf_append(b, s.p + run, i - run);
+        run = i + 1;
+        if (ctl) {
+            char e[5] = { '#', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)), (char)('0' + (c & 7)), 0 };
+            buf_append(b, e, 4);
+        } else {
+            buf_putc(b, '_');
+        }
     }
+    buf_append(b, s.p + run, s.len - run);
 }
 
 int journal_next(struct jsource *s, struct str *line, char *err, size_t errlen)
@@ -106,6 +117,7 @@ int journal_next(struct jsource *s, struct str *line, char *err, size_t errlen)
         }
         uint64_t usec;
         if (sd_journal_get_realtime_usec(s->j, &usec) < 0) continue;
+        s->usec = usec;
         buf_reset(&s->line);
         char ts[64];
         mwtime_rfc3339((int64_t)(usec / 1000000u), (int32_t)(usec % 1000000u), ts, sizeof ts);
@@ -150,4 +162,52 @@ void journal_close(struct jsource *s)
     sd_journal_close(s->j);
     buf_free(&s->line);
     free(s);
+}
+
+int journal_fd(struct jsource *s, char *err, size_t errlen)
+{
+    int fd = sd_journal_get_fd(s->j);
+    if (fd < 0) snprintf(err, errlen, "journal: cannot watch for changes: %s", strerror(-fd));
+    return fd;
+}
+
+int journal_process(struct jsource *s) { return sd_journal_process(s->j); }
+
+uint64_t journal_usec(const struct jsource *s) { return s->usec; }
+
+int journal_resume(struct jsource *s, const char *cursor)
+{
+    if (sd_journal_seek_cursor(s->j, cursor) < 0) return -1;
+    /* seek_cursor only sets a location: step onto the nearest entry and check that it is
+     * the one of the cursor; staying on it makes the next journal_next() return the one after */
+    int r = sd_journal_next(s->j);
+    if (r < 0) return -1;
+    if (r == 0) return 0;
+    return sd_journal_test_cursor(s->j, cursor) > 0 ? 1 : 0;
+}
+
+int journal_seek_usec(struct jsource *s, uint64_t usec)
+{
+    return sd_journal_seek_realtime_usec(s->j, usec) < 0 ? -1 : 0;
+}
+
+uint64_t journal_cursor_usec(const char *cursor)
+{
+    const char *p = cursor;
+    while (p && *p) {
+        if (p[0] == 't' && p[1] == '=') {
+            uint64_t v = 0;
+            size_t n = 0;
+            for (p += 2; n < 16; p++, n++) {
+                int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+                if (d < 0) break;
+                v = v * 16 + (uint64_t)d;
+            }
+            if (!n || (*p && *p != ';')) return 0;
+            return v;
+        }
+        p = strchr(p, ';');
+        if (p) p++;
+    }
+    return 0;
 }

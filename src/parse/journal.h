@@ -33,6 +33,22 @@ char *journal_cursor(struct jsource *j);
 /* Continue after the entry with this cursor. 0 or -1. */
 int journal_seek_cursor(struct jsource *j, const char *cursor);
 void journal_close(struct jsource *j);
+
+/* ---- following (the guard's journal source, guard/jfollow.h) ---- */
+/* The fd to poll for changes (sd_journal_get_fd), or -1 with a message in err. */
+int journal_fd(struct jsource *j, char *err, size_t errlen);
+/* Acknowledge a wake-up of the fd (sd_journal_process): <0 error, else an SD_JOURNAL_* value. */
+int journal_process(struct jsource *j);
+/* Realtime (microseconds since the epoch) of the entry journal_next() returned last. */
+uint64_t journal_usec(const struct jsource *j);
+/* Resume after the entry of cursor: 1 the entry exists (the next journal_next() returns
+ * the one after it), 0 it no longer exists (vacuumed or rotated away: the position is
+ * unspecified, seek elsewhere), -1 error. */
+int journal_resume(struct jsource *j, const char *cursor);
+/* Continue at the first entry at or after usec (microseconds since the epoch). 0 or -1. */
+int journal_seek_usec(struct jsource *j, uint64_t usec);
+/* Realtime (microseconds) recorded in a cursor string ("...;t=HEX;..."), or 0. */
+uint64_t journal_cursor_usec(const char *cursor);
 /* Whether this build has journal support. */
 bool journal_available(void);
 

@@ -22,11 +22,22 @@ static const char *const kind_names[EV_KIND_MAX] = {
     [EV_DV_DELIVERED] = "delivered", [EV_DV_DELIVERY_FAIL] = "delivery-failed",
     [EV_DV_LOGOUT] = "logout", [EV_SSH_FAIL] = "ssh-failed", [EV_SSH_INVALID_USER] = "ssh-invalid-user",
     [EV_SSH_ACCEPTED] = "ssh-accepted", [EV_SSH_PREAUTH] = "ssh-preauth", [EV_SSH_MAXAUTH] = "ssh-maxauth",
+    [EV_SSH_PAM_FAIL] = "ssh-pam-failed",
 };
 
 const char *ev_kind_name(enum ev_kind k)
 {
     return (k < EV_KIND_MAX && kind_names[k]) ? kind_names[k] : "?";
+}
+
+bool parse_prog_may_be(enum ev_src src, struct str prog)
+{
+    switch (src) {
+    case SRC_POSTFIX: return str_rchr(prog, '/') > 0;          /* parse_postfix: "inst/daemon" */
+    case SRC_DOVECOT: return str_startswith(prog, "dovecot") || str_eqc(prog, "auth");  /* parse_dovecot */
+    case SRC_SSHD: return str_eqc(prog, "sshd") || str_eqc(prog, "sshd-session");
+    default: return true;
+    }
 }
 
 void parse_message(const struct parse_opts *opt, struct event *ev)
@@ -35,7 +46,7 @@ void parse_message(const struct parse_opts *opt, struct event *ev)
     ev->kind = EV_OTHER;
     if (!ev->h.prog.len) return;
     char c = ev->h.prog.p[0];
-    if (c == 'd' && parse_dovecot(opt, ev)) return;
+    if ((c == 'd' || c == 'a') && parse_dovecot(opt, ev)) return;
     if (c == 's' && parse_sshd(opt, ev)) return;
     if (parse_postfix(opt, ev)) return;
     ev->src = SRC_OTHER;
@@ -54,5 +65,15 @@ void parse_line(struct syslog_ctx *ctx, const struct parse_opts *opt, struct str
     }
     parse_message(opt, ev);
     /* the epoch only for events someone wants (it is the costly part of the envelope) */
+    if (ev_wanted(opt, ev->kind)) syslog_time(ctx, &ev->h);
+}
+
+void parse_envelope_message(struct syslog_ctx *ctx, const struct parse_opts *opt,
+                            const struct syslog_hdr *h, struct event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->port = -1;
+    ev->h = *h;
+    parse_message(opt, ev);
     if (ev_wanted(opt, ev->kind)) syslog_time(ctx, &ev->h);
 }

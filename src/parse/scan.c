@@ -54,7 +54,17 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
         }
         ev.kind = EV_OTHER;
     } else {
-        parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+        if (c->want_msg) {
+            struct syslog_hdr h;
+            if (syslog_parse_lazy(&fd->sctx, line, &h) < 0) {
+                if (line.len) cs->unparsed++;
+                return;
+            }
+            if (!c->want_msg(c->global, &h)) return;
+            parse_envelope_message(&fd->sctx, &fd->o->parse, &h, &ev);
+        } else {
+            parse_line(&fd->sctx, &fd->o->parse, line, &ev);
+        }
         if (ev.kind == EV_UNPARSED) {
             if (line.len) cs->unparsed++;
             return;

@@ -35,6 +35,11 @@ struct scan_consumer {
      * (used by trace to look only at lines holding the searched text). */
     bool (*want_line)(void *global, struct str line);
     void *global;
+    /* Optional: prefilter after the syslog envelope (h is parsed lazily: time not computed);
+     * return false to skip the line before its message is parsed (the bulk of the cost per
+     * line). Such lines are neither fed nor counted in scan_stats.other_progs, so callers
+     * that print the stats leave it unset. */
+    bool (*want_msg)(void *global, const struct syslog_hdr *h);
     /* Optional, for searches (trace). With a plain file, the driver asks find() for the
      * first place in [p, end) where a wanted line may be (NULL: none there), continues at
      * the start of the line holding it and skips everything before it: skipped lines are

@@ -4,6 +4,9 @@
  * "from ADDR port N[ ssh2][ [preauth]]" (or "ADDR port N ..." for "Connection closed by").
  *   Failed password for [invalid user] U from IP port N ssh2
  *   Invalid user U from IP port N
+ *   Illegal user U from IP                     (OpenSSH < 3.8)
+ *   User U from IP not allowed because not listed in AllowUsers | listed in DenyUsers | ...
+ *   error: PAM: Authentication failure for [illegal user ]U from IP   (auth-pam.c, kbd-int)
  *   Accepted publickey for U from IP port N ssh2: ED25519 SHA256:...
  *   Connection closed by [invalid|authenticating user U] IP port N [preauth]
  *   Disconnected from [invalid|authenticating user U] IP port N [preauth]
@@ -37,6 +40,19 @@ static bool tail_addr_port(struct str s, struct event *ev, size_t *start)
     return true;
 }
 
+/* "U from ADDR" with ADDR ending s: the last " from " (U is attacker text and comes first; a
+ * host name there, with UseDNS, is no address and gives nothing). */
+static bool from_end(struct str s, struct event *ev, struct str *user)
+{
+    ptrdiff_t f = str_rfindc(s, " from ");
+    if (f < 0 || ipaddr_parse(str_from(s, (size_t)f + 6), &ev->client) < 0) {
+        ev->client.family = 0;
+        return false;
+    }
+    *user = str_sub(s, 0, (size_t)f);
+    return true;
+}
+
 /* "… for [invalid user ]U from ADDR port N ssh2": user between `lead` and the last " from " */
 static bool user_from(struct str r, struct event *ev)
 {
@@ -52,7 +68,7 @@ static bool user_from(struct str r, struct event *ev)
 bool parse_sshd(const struct parse_opts *opt, struct event *ev)
 {
     (void)opt;
-    if (!str_eqc(ev->h.prog, "sshd") && !str_eqc(ev->h.prog, "sshd-session")) return false;
+    if (!parse_prog_may_be(SRC_SSHD, ev->h.prog)) return false;
     ev->src = SRC_SSHD;
     ev->service = STR_LIT("sshd");
     ev->kind = EV_OTHER;
@@ -65,6 +81,55 @@ bool parse_sshd(const struct parse_opts *opt, struct event *ev)
         if (f < 0) return true;
         ev->f.sasl_method = str_sub(r, 0, (size_t)f);
         if (user_from(str_from(r, (size_t)f + 5), ev)) ev->kind = EV_SSH_FAIL;
+        return true;
+    }
+    if (str_startswith(m, "PAM: ")) {
+        /* auth-pam.c: "PAM: %s for %s%.100s from %.100s", pam_strerror(), "illegal user "
+         * or "", user, client: the address ends the line */
+        struct str r = str_from(m, 5);
+        ptrdiff_t f = str_findc(str_sub(r, 0, 80), " for ");
+        if (f < 0) return true;
+        struct str u;
+        if (from_end(str_from(r, (size_t)f + 5), ev, &u)) {
+            if (str_startswith(u, "illegal user ")) { u = str_from(u, 13); ev->stage = STR_LIT("invalid"); }
+            ev->user = u;
+            ev->text = str_sub(r, 0, (size_t)f);
+            ev->kind = EV_SSH_PAM_FAIL;
+        }
+        return true;
+    }
+    if (str_startswith(m, "Illegal user ")) {          /* OpenSSH before 3.8 */
+        struct str r = str_from(m, 13), u;
+        size_t a0;
+        if (tail_addr_port(r, ev, &a0) && a0 >= 6 && memcmp(r.p + a0 - 6, " from ", 6) == 0) {
+            ev->user = str_sub(r, 0, a0 - 6);
+            ev->kind = EV_SSH_INVALID_USER;
+        } else if (from_end(r, ev, &u)) {
+            ev->user = u;
+            ev->kind = EV_SSH_INVALID_USER;
+        } else {
+            ev->client.family = 0;
+        }
+        return true;
+    }
+    if (str_startswith(m, "User ")) {
+        /* auth.c allowed_user(): "User %.100s from %.100s not allowed because REASON"; only the
+         * reasons that name the client, and the line must end with one */
+        static const char *const why[] = {
+            " not allowed because not listed in AllowUsers", " not allowed because listed in DenyUsers",
+            " not allowed because not in any group", " not allowed because a group is listed in DenyGroups",
+            " not allowed because none of user's groups are listed in AllowGroups",
+        };
+        struct str r = str_from(m, 5), u;
+        for (size_t i = 0; i < sizeof why / sizeof why[0]; i++) {
+            if (!str_endswith(r, why[i])) continue;
+            if (from_end(str_sub(r, 0, r.len - strlen(why[i])), ev, &u)) {
+                ev->user = u;
+                ev->stage = STR_LIT("not-allowed");
+                ev->kind = EV_SSH_INVALID_USER;
+            }
+            break;
+        }
         return true;
     }
     if (str_startswith(m, "Invalid user ")) {

@@ -11,6 +11,9 @@
 #include "parse/syslog.h"
 #include <string.h>
 #include <stdbool.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define FIELD_MAX 255
 
@@ -51,10 +54,41 @@ static inline bool fraction(const char *p, size_t n, size_t *i, int32_t *usec)
     return true;
 }
 
+/* Seconds, optional fraction and the space after "Mon DD HH:MM" of the cached minute. */
+static size_t stamp_cached(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h)
+{
+    int ss = dig2(p + 13);
+    if (p[12] != ':' || ss < 0 || ss > 60) return 0;
+    size_t i = 15;
+    if (!fraction(p, n, &i, &h->usec)) return 0;
+    if (i >= n || p[i] != ' ') return 0;
+    h->fmt = h->usec < 0 ? SYSLOG_RFC3164 : SYSLOG_PRECISE;
+    h->lz_mon = 0;
+    h->t = ctx->mbase + ss;
+    return i + 1;
+}
+
+/* Remember a validated "Mon DD HH:MM" (the two-digit or space-padded day layout) when the
+ * year rule and the zone give every second of that minute the same year and offset. */
+static void stamp_remember(struct syslog_ctx *ctx, const char *p, int mon, int d, int hh, int mm)
+{
+    int64_t t0 = mwtime_yearless(&ctx->tc, mon, d, hh, mm, 0, ctx->ref);
+    int64_t t60 = mwtime_yearless(&ctx->tc, mon, d, hh, mm, 60, ctx->ref);
+    if (t60 != t0 + 60) {
+        ctx->mkey[0] = 0;
+        return;
+    }
+    memcpy(ctx->mkey, p, sizeof ctx->mkey);
+    ctx->mbase = t0;
+    ctx->mref = ctx->ref;
+}
+
 /* "Mon DD HH:MM:SS[.frac] " -> returns offset of the host, or 0. */
 static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h, bool lazy)
 {
     if (n < 16 || p[3] != ' ') return 0;
+    if (ctx->mkey[0] && ctx->mref == ctx->ref && memcmp(p, ctx->mkey, sizeof ctx->mkey) == 0)
+        return stamp_cached(ctx, p, n, h);
     int mon = mwtime_month(str_make(p, 3));
     if (!mon) return 0;
     int d;
@@ -74,6 +108,7 @@ static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct
     int hh, mm, ss;
     if (n - i < 9 || !hms(p + i, &hh, &mm, &ss)) return 0;
     i += 8;
+    if (i == 15) stamp_remember(ctx, p, mon, d, hh, mm);   /* "Mon DD HH:MM:SS": SS at 13 */
     if (!fraction(p, n, &i, &h->usec)) return 0;
     if (i >= n || p[i] != ' ') return 0;
     h->fmt = h->usec < 0 ? SYSLOG_RFC3164 : SYSLOG_PRECISE;
@@ -132,6 +167,24 @@ static size_t stamp_iso(struct syslog_ctx *ctx, const char *p, size_t n, struct 
     return i + 1;
 }
 
+/* Offset of the first of a, b, c in p[i, lim), or lim. */
+static inline size_t find3(const char *p, size_t i, size_t lim, char a, char b, char c)
+{
+#ifdef __SSE2__
+    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+    for (; i + 16 <= lim; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i e = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)),
+                                 _mm_cmpeq_epi8(x, vc));
+        unsigned m = (unsigned)_mm_movemask_epi8(e);
+        if (m) return i + (unsigned)__builtin_ctz(m);
+    }
+#endif
+    for (; i < lim; i++)
+        if (p[i] == a || p[i] == b || p[i] == c) return i;
+    return lim;
+}
+
 static int parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h, bool lazy)
 {
     const char *p = line.p;
@@ -144,24 +197,17 @@ static int parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h, 
 
     /* host */
     size_t hs = i, lim = n - i > FIELD_MAX ? i + FIELD_MAX + 1 : n;
-    const char *sp = memchr(p + i, ' ', lim - i);
-    if (!sp) return -1;
-    i = (size_t)(sp - p);
-    if (i == hs) return -1;
+    i = find3(p, i, lim, ' ', ' ', ' ');
+    if (i == lim || i == hs) return -1;
     h->host = str_make(p + hs, i - hs);
     i++;
 
-    /* program, up to '[' or ':' (found with memchr; no space may come before it) */
+    /* program, up to '[' or ':'; a space before it means the line has another shape */
     size_t ps = i;
     lim = n - i > FIELD_MAX ? i + FIELD_MAX + 1 : n;
-    const char *colon = memchr(p + i, ':', lim - i);
-    if (!colon) return -1;
-    size_t ce = (size_t)(colon - p);
-    const char *br = memchr(p + i, '[', ce - i);
-    i = br ? (size_t)(br - p) : ce;
-    if (i == ps || memchr(p + ps, ' ', i - ps)) return -1;
+    i = find3(p, i, lim, ':', '[', ' ');
+    if (i == lim || i == ps || p[i] == ' ') return -1;
     h->prog = str_make(p + ps, i - ps);
-
     h->pid = -1;
     if (p[i] == '[') {
         size_t ds = ++i;
@@ -169,7 +215,8 @@ static int parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h, 
         size_t pe = n - i > 9 ? i + 9 : n;
         for (unsigned dg; i < pe && (dg = (unsigned)(unsigned char)p[i] - '0') <= 9; i++)
             pid = pid * 10 + (long)dg;
-        if (i == ds || i + 1 >= n || p[i] != ']' || p[i + 1] != ':') return -1;
+        /* the ':' must lie within the program's FIELD_MAX bound too */
+        if (i == ds || i + 1 >= lim || p[i] != ']' || p[i + 1] != ':') return -1;
         h->pid = pid;
         i++;
     }

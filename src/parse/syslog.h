@@ -39,6 +39,12 @@ enum syslog_fmt { SYSLOG_NONE, SYSLOG_RFC3164, SYSLOG_RFC3339, SYSLOG_ISO, SYSLO
 struct syslog_ctx {
     int64_t ref;           /* reference time for year-less stamps (see timeparse.h) */
     struct tcache tc;      /* zero-initialise */
+    /* The last traditional stamp's minute ("Nov 22 21:12", 12 bytes) and its epoch at :00
+     * for ref == mref: a log has ~1000 lines per minute, so most stamps only need their
+     * seconds checked. Zero-initialise (mkey[0] == 0: empty). */
+    char mkey[12];
+    int64_t mbase, mref;
+    int8_t mmon, mmday, mhh, mmm;
 };
 
 struct syslog_hdr {
@@ -55,7 +61,8 @@ struct syslog_hdr {
 
 int syslog_parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h);
 /* The same, but a year-less stamp is only validated; its epoch is computed by
- * syslog_time() when the caller decides it needs the line (most lines are skipped). */
+ * syslog_time() when the caller decides it needs the line (most lines are skipped). When
+ * the stamp's minute is the cached one, the epoch is cheap and set at once (h->t, lz_mon 0). */
 int syslog_parse_lazy(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h);
 static inline void syslog_time(struct syslog_ctx *ctx, struct syslog_hdr *h)
 {

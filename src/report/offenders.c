@@ -161,7 +161,9 @@ static void feed(void *state, const struct event *ev, struct str line)
         break;
     }
     case EV_DV_AUTH_FAIL:
-        if (!ev->client.family) break;
+        /* PAM's own pam_unix line repeats an attempt that Dovecot's login summary or
+         * Postfix's SASL warning reports too */
+        if (!ev->client.family || str_eqc(ev->stage, "pam_unix")) break;
         if (ev->session.len) {
             struct rec *r = rec_add(ch, R_DV_AUTH, ev);
             rec_key(r, ev->session);
@@ -345,9 +347,57 @@ uint64_t offenders_kinds(void)
            EV_BIT(EV_DV_LOGIN) | EV_BIT(EV_SSH_FAIL) | EV_BIT(EV_SSH_INVALID_USER);
 }
 
-struct scan_consumer offenders_consumer(struct offenders *o)
+static bool has(struct str s, const char *needle) { return str_findc(s, needle) >= 0; }
+
+/* Dovecot: only "-login" processes (Login:, auth failed) and auth / auth-worker lines with
+ * a failure text give kinds feed() uses (parse/dovecot.c: parse_login, is_auth_failure). */
+static bool dovecot_may(struct str m)
 {
-    return (struct scan_consumer){ .chunk_new = chunk_new, .feed = feed, .merge = merge, .global = o };
+    size_t i = 0;
+    while (i < m.len && i < 40 && m.p[i] != ':' && m.p[i] != '(' && m.p[i] != ' ') i++;
+    struct str proc = str_sub(m, 0, i);
+    if (str_endswith(proc, "-login")) return has(m, "Login: ") || has(m, "(auth failed, ");
+    if (!str_startswith(proc, "auth")) return false;
+    return has(m, "unknown user") || has(m, "assword mismatch") || has(m, "pam_authenticate() failed") ||
+           has(m, "user not found") || has(m, "nvalid credentials");
+}
+
+bool offenders_may_count(const struct syslog_hdr *h)
+{
+    struct str prog = h->prog, m = h->msg;
+    /* the dispatch of parse_message(): dovecot*, then sshd, then Postfix */
+    if (str_startswith(prog, "dovecot")) return dovecot_may(m);
+    if (str_eqc(prog, "sshd") || str_eqc(prog, "sshd-session")) return true;
+    /* Postfix "QID: " / "NOQUEUE: " lines: client=, removed, reject: (parse_queue_line,
+     * parse_action); with another first word the line falls through to the shapes below */
+    ptrdiff_t colon = str_chr(str_sub(m, 0, 34), ':');
+    if (colon > 0 && (size_t)colon + 1 < m.len && m.p[colon + 1] == ' ') {
+        struct str r = str_from(m, (size_t)colon + 2);
+        if (str_startswith(r, "reject: ") || str_startswith(r, "client=") || str_eqc(r, "removed"))
+            return true;
+    }
+    if (!m.len) return false;
+    switch (m.p[0]) {
+    case 'P': return str_startswith(m, "PREGREET ");
+    case 'D': return str_startswith(m, "DNSBL rank ") || str_startswith(m, "DENYLISTED ");
+    case 'B': return str_startswith(m, "BLACKLISTED ") || str_startswith(m, "BARE NEWLINE");
+    case 'C': return str_startswith(m, "COMMAND PIPELINING");
+    case 'N': return str_startswith(m, "NON-SMTP COMMAND");
+    case 'w': return str_startswith(m, "warning: ") && has(m, " authentication failed");
+    default: return false;
+    }
+}
+
+static bool want_msg(void *global, const struct syslog_hdr *h)
+{
+    (void)global;
+    return offenders_may_count(h);
+}
+
+struct scan_consumer offenders_consumer(struct offenders *o, bool prefilter)
+{
+    return (struct scan_consumer){ .chunk_new = chunk_new, .feed = feed, .merge = merge, .global = o,
+                                   .want_msg = prefilter ? want_msg : NULL };
 }
 
 static int row_cmp(const void *a, const void *b)

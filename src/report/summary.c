@@ -226,6 +226,14 @@ static void col_add(struct chunk *c, int col, struct str host)
     }
 }
 
+/* [:\s] and \w as byte tables (these loops run over every Postfix line) */
+static const bool tok_stop[256] = { [':'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['\f'] = 1, ['\v'] = 1 };
+#define W10(c) [c] = 1, [c + 1] = 1, [c + 2] = 1, [c + 3] = 1, [c + 4] = 1, [c + 5] = 1, [c + 6] = 1, [c + 7] = 1, [c + 8] = 1, [c + 9] = 1
+#define W6(c) [c] = 1, [c + 1] = 1, [c + 2] = 1, [c + 3] = 1, [c + 4] = 1, [c + 5] = 1
+static const bool word_ch[256] = { W10('0'), W10('A'), W10('K'), W6('U'), W10('a'), W10('k'), W6('u'), ['_'] = 1 };
+#undef W10
+#undef W6
+
 /* pflogsumm's program match: "postfix|NAME[/smtps|/submission]/CMD" or "postfix[-script]" */
 static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str *cmd, struct str *tok)
 {
@@ -253,9 +261,7 @@ static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str 
     size_t p = 0;
     for (;;) {
         size_t e = p;
-        while (e < m.len && m.p[e] != ':' && m.p[e] != ' ' && m.p[e] != '\t' && m.p[e] != '\r' &&
-               m.p[e] != '\n' && m.p[e] != '\f' && m.p[e] != '\v')
-            e++;
+        while (e < m.len && !tok_stop[(unsigned char)m.p[e]]) e++;
         if (e > p) { *tok = str_sub(m, p, e - p); return true; }
         if (alt2) return false;
         ptrdiff_t n = str_findc(str_from(m, p), ": ");
@@ -266,10 +272,8 @@ static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str 
 
 static bool all_word(struct str s)
 {
-    for (size_t i = 0; i < s.len; i++) {
-        char ch = s.p[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_')) return false;
-    }
+    for (size_t i = 0; i < s.len; i++)
+        if (!word_ch[(unsigned char)s.p[i]]) return false;
     return s.len > 0;
 }
 

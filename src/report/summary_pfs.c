@@ -229,6 +229,7 @@ static struct str reas_blocked(struct str r, char *out)
     static const char *const alts[] = { "client", "Client host", "Sender address" };
     for (size_t i = 0; i < r.len; i++) {
         for (int a = 0; a < 3; a++) {
+            if (r.p[i] != alts[a][0]) continue;          /* cheap test first: per byte */
             size_t n = strlen(alts[a]);
             if (i + n + 1 > r.len || memcmp(r.p + i, alts[a], n) != 0 || r.p[i + n] != ' ') continue;
             /* .+? then " blocked": at least one char after the space */
@@ -254,6 +255,7 @@ static bool reject_split(struct str l, struct str *typ, struct str *from, struct
     for (size_t i = l.len; i-- > 1;) {
         if (l.p[i - 1] != ' ') continue;
         for (int a = 0; a < 4; a++) {
+            if (l.p[i] != acts[a][0]) continue;          /* cheap test first: per byte */
             size_t n = strlen(acts[a]);
             if (i + n > l.len || memcmp(l.p + i, acts[a], n) != 0) continue;
             size_t t0 = i + n, t1 = t0;

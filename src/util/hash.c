@@ -20,6 +20,43 @@ void hmap_init(struct hmap *m, size_t valsize)
     m->valsize = valsize;
 }
 
+/* The table's hash: eight bytes per step (str_hash's byte-wise FNV was a tenth of the time
+ * of `summary`, whose keys are queue IDs and addresses), with a full 64-bit finaliser so
+ * the low bits used as the slot index depend on every input byte. */
+static inline uint64_t hmix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+static inline uint64_t hkey(struct str k)
+{
+    const unsigned char *p = (const unsigned char *)k.p;
+    size_t n = k.len;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h = (h << 31) | (h >> 33);
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w = (uint64_t)a << 32 | b;
+    } else if (n) {
+        w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    }
+    return hmix(h ^ w);
+}
+
 static size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
@@ -35,7 +72,7 @@ static size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
 void *hmap_get(const struct hmap *m, struct str key)
 {
     if (!m->count) return NULL;
-    size_t i = find_slot(m, key, str_hash(key));
+    size_t i = find_slot(m, key, hkey(key));
     return m->tab[i] ? node_val(m->tab[i]) : NULL;
 }
 
@@ -58,7 +95,7 @@ static void grow(struct hmap *m)
 void *hmap_put(struct hmap *m, struct str key, bool *isnew)
 {
     if ((m->count + 1) * 10 > m->cap * 7) grow(m);
-    uint64_t h = str_hash(key);
+    uint64_t h = hkey(key);
     size_t i = find_slot(m, key, h);
     if (m->tab[i]) {
         if (isnew) *isnew = false;
@@ -81,7 +118,7 @@ void *hmap_put(struct hmap *m, struct str key, bool *isnew)
 bool hmap_del(struct hmap *m, struct str key)
 {
     if (!m->count) return false;
-    size_t mask = m->cap - 1, i = find_slot(m, key, str_hash(key));
+    size_t mask = m->cap - 1, i = find_slot(m, key, hkey(key));
     if (!m->tab[i]) return false;
     free(m->tab[i]);
     m->tab[i] = NULL;

@@ -118,35 +118,6 @@ static void copy_err(char *err, size_t errlen, const char *msg)
 
 /* ---- line splitting -------------------------------------------------------------------- */
 
-/* Apply the line rules to a complete raw line (without its '\n'): strip one trailing '\r',
- * then cut to READER_MAX_LINE. Shared by lines_next() and the stream path. */
-static inline size_t line_finish(const char *p, size_t n, bool *cut)
-{
-    if (n && p[n - 1] == '\r') n--;
-    if (n > READER_MAX_LINE) {
-        *cut = true;
-        return READER_MAX_LINE;
-    }
-    *cut = false;
-    return n;
-}
-
-bool lines_next(const char *buf, size_t len, size_t *pos, struct str *line, bool *cut)
-{
-    size_t p = *pos;
-    if (p >= len) return false;
-    const char *s = buf + p;
-    size_t avail = len - p;
-    const char *nl = memchr(s, '\n', avail);
-    size_t n = nl ? (size_t)(nl - s) : avail;
-    bool c;
-    line->p = s;
-    line->len = line_finish(s, n, &c);
-    if (cut) *cut = c;
-    *pos = nl ? p + n + 1 : len;
-    return true;
-}
-
 size_t lines_split(const char *buf, size_t len, size_t n, size_t *starts)
 {
     if (n == 0) return 0;

@@ -65,11 +65,39 @@ const char *reader_map(const struct reader *r, size_t *len);
 const struct reader_stats *reader_stats(const struct reader *r);
 void reader_close(struct reader *r);
 
+/* Apply the line rules to a complete raw line (without its '\n'): strip one trailing '\r',
+ * then cut to READER_MAX_LINE. Shared by lines_next() and the stream path. */
+static inline size_t line_finish(const char *p, size_t n, bool *cut)
+{
+    if (n && p[n - 1] == '\r') n--;
+    if (n > READER_MAX_LINE) {
+        *cut = true;
+        return READER_MAX_LINE;
+    }
+    *cut = false;
+    return n;
+}
+
 /*
  * Split the next line out of buf[*pos .. len) with the reader's rules. Returns false when
  * *pos == len. *cut (may be NULL) is set when the line was longer than READER_MAX_LINE.
+ * Inline: the scan driver calls it for every line.
  */
-bool lines_next(const char *buf, size_t len, size_t *pos, struct str *line, bool *cut);
+static inline bool lines_next(const char *buf, size_t len, size_t *pos, struct str *line, bool *cut)
+{
+    size_t p = *pos;
+    if (p >= len) return false;
+    const char *s = buf + p;
+    size_t avail = len - p;
+    const char *nl = memchr(s, '\n', avail);
+    size_t n = nl ? (size_t)(nl - s) : avail;
+    bool c;
+    line->p = s;
+    line->len = line_finish(s, n, &c);
+    if (cut) *cut = c;
+    *pos = nl ? p + n + 1 : len;
+    return true;
+}
 
 /*
  * Split buf[0..len) into at most n parts that start and end at line boundaries; starts[i]

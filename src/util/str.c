@@ -2,13 +2,59 @@
 #include "util/str.h"
 #include "util/xalloc.h"
 #include <ctype.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
+/* Substring search. glibc's memmem is scalar for short needles and was the largest single
+ * cost of `summary`; this is the SIMD "first and last byte" filter (two compares per 16
+ * candidate positions, full compare only where both bytes match). */
 ptrdiff_t str_find(struct str hay, const char *needle, size_t nlen)
 {
     if (nlen == 0) return 0;
     if (!hay.p || hay.len < nlen) return -1;
-    const char *r = memmem(hay.p, hay.len, needle, nlen);
-    return r ? r - hay.p : -1;
+    const char *h = hay.p;
+    if (nlen == 1) {
+        const char *r = memchr(h, needle[0], hay.len);
+        return r ? r - h : -1;
+    }
+    size_t last = hay.len - nlen;             /* the last possible start */
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i f = _mm_set1_epi8(needle[0]), l = _mm_set1_epi8(needle[nlen - 1]);
+    /* candidates i..i+15 are all <= last, so both loads stay inside hay */
+    for (;;) {
+        if (i + 15 > last) {
+            /* the rest: one last block ending at `last`, overlapping positions already
+             * checked (masked off), when the haystack is long enough for one */
+            if (i > last || last < 15) break;
+            size_t seen = i - (last - 15);
+            i = last - 15;
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nlen - 1));
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+            m &= ~((1u << seen) - 1);
+            for (; m; m &= m - 1) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                if (memcmp(h + i + k + 1, needle + 1, nlen - 2) == 0) return (ptrdiff_t)(i + k);
+            }
+            return -1;
+        }
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + nlen - 1));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+        for (; m; m &= m - 1) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            if (memcmp(h + i + k + 1, needle + 1, nlen - 2) == 0) return (ptrdiff_t)(i + k);
+        }
+        i += 16;
+    }
+#endif
+    for (; i <= last; i++)
+        if (h[i] == needle[0] && h[i + nlen - 1] == needle[nlen - 1] && memcmp(h + i, needle, nlen) == 0)
+            return (ptrdiff_t)i;
+    return -1;
 }
 
 ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen)
@@ -20,7 +66,7 @@ ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen)
         const char *c = memrchr(hay.p, needle[0], end);
         if (!c) return -1;
         size_t i = (size_t)(c - hay.p);
-        if (memcmp(c, needle, nlen) == 0) return (ptrdiff_t)i;
+        if (c[nlen - 1] == needle[nlen - 1] && memcmp(c, needle, nlen) == 0) return (ptrdiff_t)i;
         end = i;
     }
     return -1;

@@ -27,20 +27,26 @@ static inline bool str_eq(struct str a, struct str b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
+/* p[0..n) == lit[0..n): the first byte inline, since most calls (a parser trying shapes)
+ * fail there and a memcmp call costs far more */
+static inline bool str_mem_eq(const char *p, const char *lit, size_t n)
+{
+    return n == 0 || (p[0] == lit[0] && memcmp(p + 1, lit + 1, n - 1) == 0);
+}
 static inline bool str_eqc(struct str a, const char *lit)
 {
     size_t n = strlen(lit);
-    return a.len == n && (n == 0 || memcmp(a.p, lit, n) == 0);
+    return a.len == n && str_mem_eq(a.p, lit, n);
 }
 static inline bool str_startswith(struct str a, const char *lit)
 {
     size_t n = strlen(lit);
-    return a.len >= n && memcmp(a.p, lit, n) == 0;
+    return a.len >= n && str_mem_eq(a.p, lit, n);
 }
 static inline bool str_endswith(struct str a, const char *lit)
 {
     size_t n = strlen(lit);
-    return a.len >= n && memcmp(a.p + a.len - n, lit, n) == 0;
+    return a.len >= n && str_mem_eq(a.p + a.len - n, lit, n);
 }
 /* a[off..] (clamped) */
 static inline struct str str_from(struct str a, size_t off)

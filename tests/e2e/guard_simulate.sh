@@ -107,4 +107,47 @@ else
     skip compat "/etc/fail2ban not installed"
 fi
 
+# --- fail2ban filter files with multi-line buffers (maxlines > 1) and F-MLFID connections:
+# the jail reports the same hosts as `mailwarden regex` (one engine) ---
+F2BL=/usr/lib/python3/dist-packages/fail2ban/tests/files/logs
+if [ -d /etc/fail2ban/filter.d ] && [ -f "$F2BL/sshd" ]; then
+    MC=$TMP/mlconf
+    mkdir -p "$MC"
+    cp -r /etc/fail2ban/filter.d "$MC/"
+    cp "$CONF/mailwarden.conf" "$MC/"
+    ips() { python3 -c '
+import ipaddress, json, sys
+s = set()
+for l in sys.stdin:
+    o = json.loads(l)
+    h = o.get(sys.argv[1])
+    try: s.add(str(ipaddress.ip_address(h)))
+    except ValueError: pass            # names are not resolved by the daemon
+print(" ".join(sorted(s)))' "$1"; }
+    for f in 'sshd[mode=aggressive]' mongodb-auth slapd ejabberd-auth; do
+        log=${f%%\[*}
+        grep -v '^#' "$F2BL/$log" | grep -v '^$' > "$TMP/ml-$log.log"
+        printf '[DEFAULT]\nignoreip =\nignoreself = false\nmaxretry = 1\nfindtime = 365d\nbantime = 1\nbanaction = null\n[ml]\nenabled = true\nfilter = %s\nlogpath = /dev/null\n' "$f" > "$MC/jail.conf"
+        want=$(TZ=CET-01CEST-02,M3.5.0,M10.5.0 "$MW" regex --json --now @1124013600 --filter-dir "$MC/filter.d" "$TMP/ml-$log.log" "$f" 2>/dev/null | ips host)
+        got=$(TZ=CET-01CEST-02,M3.5.0,M10.5.0 "$MW" simulate -c "$MC" --now @1124013600 --json "$TMP/ml-$log.log" 2> "$TMP/ml.err" | ips ip)
+        if [ -n "$want" ] && [ "$want" = "$got" ]; then pass "multiline-f2b-jail-as-regex/$f ($(echo "$want" | wc -w) hosts)"
+        else fail "multiline-f2b-jail-as-regex/$f" "regex: $want | simulate: $got $(head -c 300 "$TMP/ml.err")"; fi
+    done
+    # a host that only an earlier line of the connection names (F-MLFID): sshd's
+    # "Connection from" + "Disconnecting: Too many authentication failures" pair
+    cat > "$TMP/ml-pair.log" <<'EOF'
+Aug 14 11:58:58 h sshd[2001]: Connection from 192.0.2.201 port 5000 on 10.0.0.1 port 22
+Aug 14 11:58:59 h sshd[2001]: Disconnecting: Too many authentication failures for root [preauth]
+EOF
+    printf '[DEFAULT]\nignoreip =\nignoreself = false\nmaxretry = 1\nfindtime = 365d\nbantime = 1\nbanaction = null\n[ml]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\n' > "$MC/jail.conf"
+    # banned at the failure line (11:58:59), not at the connection line, which is F-NOFAIL
+    check_eq multiline-f2b-mlfid-host '{"time":1124020739,"jail":"ml","ip":"192.0.2.201","bantime":1,"failures":1}' \
+        "$(TZ=UTC "$MW" simulate -c "$MC" --now 2005-08-14T12:00:00 --json "$TMP/ml-pair.log" 2>&1)"
+    head -1 "$TMP/ml-pair.log" > "$TMP/ml-conn.log"
+    check_eq multiline-f2b-nofail-alone "" \
+        "$(TZ=UTC "$MW" simulate -c "$MC" --now 2005-08-14T12:00:00 --json "$TMP/ml-conn.log" 2>&1)"
+else
+    skip multiline-f2b-jail-as-regex "fail2ban (filter.d and its sample logs) is not installed"
+fi
+
 finish

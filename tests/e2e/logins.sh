@@ -23,7 +23,7 @@ else
     fail update-exit-0 "exit $?: $(head -3 "$TMP/upd.err")"
 fi
 check_eq update-silent "" "$(cat "$TMP/upd.out")"
-check_eq schema-version 3 "$(q "$DB" 'SELECT version FROM schema_version')"
+check_eq schema-version 4 "$(q "$DB" 'SELECT version FROM schema_version')"
 check_eq wal-mode wal "$(q "$DB" 'PRAGMA journal_mode')"
 
 # README: IMAP alice 20, bob 14, carol 16, erin 6; POP3 dave 10, erin 8

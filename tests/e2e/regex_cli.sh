@@ -78,4 +78,24 @@ if command -v fail2ban-regex > /dev/null && [ -f /etc/fail2ban/filter.d/postfix.
 else
     skip same-summary-as-fail2ban-regex "fail2ban or the corpus log is not installed"
 fi
+
+# built-in filters: the mapped-file path (threads, prefilter), stdin batches and one thread
+# give the same failures and line counts
+if [ -s "$LOGF" ]; then
+    for f in mailwarden-postfix 'mailwarden-postfix[mode=aggressive]' mailwarden-dovecot; do   # (no sshd lines here)
+        "$MW" regex --json --threads 2 "$LOGF" "$f" > "$TMP/t2" 2> "$TMP/t2e"
+        "$MW" regex --json --threads 1 "$LOGF" "$f" > "$TMP/t1" 2> "$TMP/t1e"
+        "$MW" regex --json --threads 2 - "$f" < "$LOGF" > "$TMP/ts" 2> "$TMP/tse"
+        n=$(wc -l < "$TMP/t2")
+        if [ "$n" -gt 0 ] && cmp -s "$TMP/t2" "$TMP/t1" && cmp -s "$TMP/t2" "$TMP/ts" &&
+           [ "$(grep '^Lines' "$TMP/t2e")" = "$(grep '^Lines' "$TMP/tse")" ] &&
+           [ "$(grep '^Lines' "$TMP/t2e")" = "$(grep '^Lines' "$TMP/t1e")" ]; then
+            pass "builtin-batch-forms-agree/$f ($n failures)"
+        else
+            fail "builtin-batch-forms-agree/$f" "$(diff "$TMP/t2" "$TMP/ts" | head -3 | tr '\n' ' ')"
+        fi
+    done
+else
+    skip builtin-batch-forms-agree "the corpus log is not installed"
+fi
 finish

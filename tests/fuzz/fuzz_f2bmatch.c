@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         "            ^.*single fail <IP4>\n"
         "maxlines = 5\n");
     const char *dirs[1] = { dir };
-    struct f2b_load lo = { dirs, 1, NULL, NULL, 0, NULL, "file", NULL, false };
+    struct f2b_load lo = { dirs, 1, NULL, NULL, 0, NULL, "file", NULL, false, false };
     char err[512];
     if (f2b_def_load(&defs[0], "conn", NULL, &lo, err, sizeof err) < 0) abort();
     if (f2b_def_load(&defs[1], "multi", NULL, &lo, err, sizeof err) < 0) abort();
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the first line as a failregex over the rest */
     if (n > 1 && l[0].text.len < 300) {
         char *re = strndup(l[0].text.p, l[0].text.len);
-        struct f2b_load lo = { NULL, 0, NULL, NULL, 0, NULL, "file", NULL, false };
+        struct f2b_load lo = { NULL, 0, NULL, NULL, 0, NULL, "file", NULL, false, false };
         struct f2b_def *d;
         char err[512];
         if (f2b_def_load(&d, re, NULL, &lo, err, sizeof err) == 0) {

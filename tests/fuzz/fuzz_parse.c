@@ -1,6 +1,8 @@
 /* libFuzzer target: the line model (syslog envelope + Postfix/Dovecot/sshd parsers) and the
- * Postfix field parser on arbitrary bytes. Invariants: every slice stays inside the input. */
+ * Postfix field parser on arbitrary bytes. Invariants: every slice stays inside the input;
+ * the offenders prefilter never refuses a line whose event offenders counts. */
 #include "parse/event.h"
+#include "report/offenders.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     inside(ev.session, buf, size);
     inside(ev.f.to, buf, size);
     inside(ev.f.reply, buf, size);
+    if ((offenders_kinds() & EV_BIT(ev.kind)) &&
+        (ev.kind != EV_PS_OTHER || str_startswith(ev.h.msg, "COMMAND PIPELINING") ||
+         str_startswith(ev.h.msg, "NON-SMTP COMMAND") || str_startswith(ev.h.msg, "BARE NEWLINE"))) {
+        struct syslog_hdr h;
+        assert(syslog_parse_lazy(&ctx, (struct str){ buf, size }, &h) == 0);
+        assert(offenders_may_count(&h));
+    }
     struct pf_fields f;
     memset(&f, 0, sizeof f);
     pf_fields_parse((struct str){ buf, size }, &f);

@@ -332,7 +332,7 @@ static int run_lines(const char *spec, const char *args, const char *const *line
         free(name);
         free(full);
     }
-    struct f2b_load lo = { dirs, 1, &a, NULL, 0, NULL, "file", NULL, false };
+    struct f2b_load lo = { dirs, 1, &a, NULL, 0, NULL, "file", NULL, false, false };
     struct f2b_def *d;
     char err[512];
     memset(g, 0, sizeof *g);
@@ -485,7 +485,7 @@ static void t_engine_hostile(void)
     CHECK_INT(g.n, 1);
     CHECK_STR(g.host[0], "192.0.2.5");
     /* a filter without a failure id is refused */
-    struct f2b_load lo = { NULL, 0, NULL, NULL, 0, NULL, "file", NULL, false };
+    struct f2b_load lo = { NULL, 0, NULL, NULL, 0, NULL, "file", NULL, false, false };
     struct f2b_def *d;
     char err[512];
     CHECK_INT(f2b_def_load(&d, "no id group (\\d+)", NULL, &lo, err, sizeof err), -1);
@@ -498,7 +498,7 @@ static void t_real_filters(void)
     static const char *const names[] = { "postfix", "dovecot", "sshd", "sshd[mode=aggressive]", "exim",
                                          "postfix[mode=errors]" };
     const char *dirs[1] = { "/etc/fail2ban/filter.d" };
-    struct f2b_load lo = { dirs, 1, NULL, NULL, 0, NULL, "file", NULL, false };
+    struct f2b_load lo = { dirs, 1, NULL, NULL, 0, NULL, "file", NULL, false, false };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         struct f2b_def *d;
         char err[512];

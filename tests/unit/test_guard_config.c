@@ -6,6 +6,9 @@
 #include "guard/bandb.h"
 #include "guard/core.h"
 #include "guard/jailconf.h"
+#include "guard/jfollow.h"
+#include "parse/journal.h"
+#include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -294,6 +297,108 @@ void cb(void *ud, const struct bandb_ban *b)
     (*(int *)ud)++;
 }
 
+/* backend = systemd: default matches of the filters, fail2ban's backend arguments, validation */
+static void t_journal_conf(void)
+{
+    mkconf();
+    char p[256];
+    snprintf(p, sizeof p, "%s/filter.d", dir);
+    mkdir(p, 0755);
+    put("filter.d/myd.conf", "[Definition]\nfailregex = ^fail from <HOST>$\n[Init]\n"
+        "journalmatch = _SYSTEMD_UNIT=myd.service\n    _COMM=myd PRIORITY=5\n");
+    put("jail.conf",
+        "[DEFAULT]\nbanaction = null\nbackend = systemd\n"
+        "[postfix]\nenabled = true\nfilter = mailwarden-postfix\n"
+        "[dovecot]\nenabled = true\nfilter = mailwarden-dovecot\nbackend = systemd[journalpath=/srv/j]\n"
+        "journalmatch = _SYSTEMD_UNIT=dovecot.service   +  SYSLOG_IDENTIFIER=dovecot\n"
+        "[myd]\nenabled = true\nfilter = myd\njournal_path = /srv/j2/x.journal\n"
+        "[files]\nenabled = true\nfilter = mailwarden-sshd\nbackend = auto\nlogpath = /var/log/auth.log\n");
+    char err[512];
+    struct guard_conf *c = guard_conf_load(dir, NULL, err, sizeof err);
+    CHECK(c != NULL);
+    if (!c) { fprintf(stderr, "  %s\n", err); goto out; }
+    struct jail_conf *pf = guard_conf_jail(c, "postfix"), *dv = guard_conf_jail(c, "dovecot"),
+                     *my = guard_conf_jail(c, "myd"), *fl = guard_conf_jail(c, "files");
+    CHECK(pf && dv && my && fl);
+    if (!pf || !dv || !my || !fl) goto out;
+    CHECK(pf->journal && dv->journal && my->journal && !fl->journal);
+    CHECK_INT(pf->nlogpath, 0);
+    CHECK(pf->journal_path == NULL);
+    CHECK_STR(pf->jmatch[0], "_SYSTEMD_UNIT=postfix@-.service");
+    CHECK_STR(pf->jmatch[1], "+");
+    CHECK_STR(dv->journal_path, "/srv/j");
+    CHECK_STR(dv->jmatch[0], "_SYSTEMD_UNIT=dovecot.service");
+    CHECK_STR(dv->jmatch[1], "+");
+    CHECK_STR(dv->jmatch[2], "SYSLOG_IDENTIFIER=dovecot");
+    CHECK(dv->jmatch[3] == NULL);
+    CHECK_STR(my->journal_path, "/srv/j2/x.journal");
+    /* a fail2ban filter's journalmatch, its lines as alternatives */
+    CHECK_STR(my->journalmatch, "_SYSTEMD_UNIT=myd.service + _COMM=myd PRIORITY=5");
+    CHECK_INT(fl->nlogpath, 1);
+    /* one database key per (journal, matches) */
+    char *k = jfollow_key(dv->journal_path, dv->jmatch);
+    CHECK_STR(k, "journal:/srv/j|_SYSTEMD_UNIT=dovecot.service + SYSLOG_IDENTIFIER=dovecot");
+    free(k);
+    k = jfollow_key(NULL, NULL);
+    CHECK_STR(k, "journal:system|");
+    free(k);
+    guard_conf_free(c);
+    /* malformed matches are configuration errors */
+    static const char *const bad[] = { "lower=x", "+ A=1", "A=1 +", "A=1 + + B=2", "NOEQUALS", "=x", "1A=x",
+                                       "A-B=1" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "[j]\nenabled = true\nbanaction = null\nfilter = mailwarden-sshd\n"
+                 "backend = systemd\njournalmatch = %s\n", bad[i]);
+        put("jail.conf", text);
+        c = guard_conf_load(dir, NULL, err, sizeof err);
+        CHECK(c == NULL);
+        if (c) { fprintf(stderr, "  accepted: %s\n", bad[i]); guard_conf_free(c); }
+        else CHECK(strstr(err, "journalmatch") != NULL);
+    }
+    put("jail.conf", "[j]\nenabled = true\nbanaction = null\nfilter = mailwarden-sshd\nbackend = journald\n");
+    c = guard_conf_load(dir, NULL, err, sizeof err);
+    CHECK(c == NULL);
+    guard_conf_free(c);
+out:
+    snprintf(p, sizeof p, "%s/filter.d/myd.conf", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/filter.d", dir);
+    rmdir(p);
+    rmconf();
+}
+
+/* cursors: the database round trip and the time read back from a cursor string */
+static void t_journal_cursor(void)
+{
+    mkconf();
+    char p[256], err[512];
+    snprintf(p, sizeof p, "%s/mw.db", dir);
+    struct bandb *db = bandb_open(p, err, sizeof err);
+    CHECK(db != NULL);
+    if (db) {
+        int rc = 1;
+        char *c = bandb_cursor_get(db, "journal:system|", &rc);
+        CHECK(c == NULL);
+        CHECK_INT(rc, 0);
+        CHECK_INT(bandb_cursor_set(db, "journal:system|", "s=1;i=2", 10), 0);
+        CHECK_INT(bandb_cursor_set(db, "journal:system|", "s=1;i=3", 11), 0);
+        c = bandb_cursor_get(db, "journal:system|", &rc);
+        CHECK_STR(c, "s=1;i=3");
+        free(c);
+        bandb_close(db);
+    }
+    CHECK_INT(journal_cursor_usec("s=a1;i=2f;b=b0;m=1;t=5f0e1d2c3b4a5;x=9"), 0x5f0e1d2c3b4a5ULL);
+    CHECK_INT(journal_cursor_usec("t=10"), 16);
+    CHECK_INT(journal_cursor_usec("s=1;t="), 0);
+    CHECK_INT(journal_cursor_usec("s=1;t=zz;x=1"), 0);
+    CHECK_INT(journal_cursor_usec("s=1;t=12zz"), 0);
+    CHECK_INT(journal_cursor_usec("s=1;i=2"), 0);
+    CHECK_INT(journal_cursor_usec(""), 0);
+    CHECK_INT(journal_cursor_usec("st=5;t=ffffffffffffffffff"), 0);
+    rmconf();
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -302,5 +407,7 @@ int main(void)
     RUN(t_actions_mapping);
     RUN(t_core_from_text);
     RUN(t_bandb);
+    RUN(t_journal_conf);
+    RUN(t_journal_cursor);
     return check_done();
 }

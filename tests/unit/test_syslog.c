@@ -301,6 +301,55 @@ static void t_truncated(void)
     }
 }
 
+/* The minute cache: a stamp of the cached minute must give what a fresh context gives (also
+ * in lazy mode, after a ref change, in a minute the year rule cuts in two, and for hostile
+ * seconds after a valid cached minute). */
+static void t_minute_cache(void)
+{
+    tz("UTC");
+    static const char *const lines[] = {
+        "Nov 22 21:12:07 mail postfix/smtpd[1]: connect",
+        "Nov 22 21:12:59 mail postfix/smtpd[1]: x",
+        "Nov 22 21:12:60 mail postfix/smtpd[1]: leap second",
+        "Nov 22 21:12:61 mail postfix/smtpd[1]: bad second",
+        "Nov 22 21:12:7x mail postfix/smtpd[1]: bad second",
+        "Nov 22 21:12-07 mail postfix/smtpd[1]: bad separator",
+        "Nov 22 21:12:07.123456 mail postfix/smtpd[1]: fraction",
+        "Nov 22 21:12:07.1234567890 mail postfix/smtpd[1]: long fraction",
+        "Nov 22 21:12:07mail postfix/smtpd[1]: no space",
+        "Nov  2 20:51:08 mail postfix/qmgr[2]: padded day",
+        "Nov  2 20:51:09 mail postfix/qmgr[2]: padded day",
+        "Nov 2 20:51:09 mail postfix/qmgr[2]: unpadded day",
+        "Nov 23 21:29:59 mail x: a day after ref, minus a second",
+        "Nov 23 21:30:00 mail x: exactly the limit",
+        "Nov 23 21:30:01 mail x: past the limit: last year",
+        "Nov 23 21:30:30 mail x: past the limit: last year",
+    };
+    const int64_t refs[] = { T_NOW, T_NOW + 30, T_NOW + 400 * 86400 };
+    for (size_t r = 0; r < sizeof refs / sizeof refs[0]; r++)
+        for (int lazy = 0; lazy < 2; lazy++) {
+            struct syslog_ctx cached = ctx_at(refs[0]);
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+                    struct syslog_ctx fresh = ctx_at(refs[r]);
+                    cached.ref = refs[r];
+                    struct syslog_hdr a, b;
+                    struct str l = str_make(lines[i], strlen(lines[i]));
+                    int ra = lazy ? syslog_parse_lazy(&cached, l, &a) : syslog_parse(&cached, l, &a);
+                    int rb = syslog_parse(&fresh, l, &b);
+                    CHECK_INT(ra, rb);
+                    if (ra == 0 && rb == 0) {
+                        syslog_time(&cached, &a);
+                        CHECK_INT(a.t, b.t);
+                        CHECK_INT(a.usec, b.usec);
+                        CHECK_INT(a.fmt, b.fmt);
+                        CHECK(str_eq(a.msg, b.msg));
+                    }
+                }
+        }
+    tz("UTC");
+}
+
 int main(void)
 {
     RUN(t_rfc3164);
@@ -309,5 +358,6 @@ int main(void)
     RUN(t_corpus_pairs);
     RUN(t_hostile);
     RUN(t_truncated);
+    RUN(t_minute_cache);
     return check_done();
 }

@@ -31,6 +31,40 @@ static void t_str(void)
     CHECK(str_eqi(STR_LIT("HeLLo"), "hello"));
 }
 
+/* str_find's SIMD filter (and str_rfind) against a naive search: every needle length 1..20, matches at
+ * each alignment, near the end (the scalar tail), repeated first/last bytes, NULs. The
+ * haystack is an exact-size heap copy, so ASan sees any read past its end. */
+static ptrdiff_t naive_find(const char *h, size_t hl, const char *n, size_t nl)
+{
+    for (size_t i = 0; i + nl <= hl; i++)
+        if (memcmp(h + i, n, nl) == 0) return (ptrdiff_t)i;
+    return -1;
+}
+
+static void t_str_find(void)
+{
+    unsigned seed = 12345;
+    int bad = 0;
+    for (int round = 0; round < 20000 && bad < 3; round++) {
+        size_t hl = (size_t)(rand_r(&seed) % 90), nl = 1 + (size_t)(rand_r(&seed) % 20);
+        char *h = xmalloc(hl ? hl : 1), n[20];
+        const char alpha[] = "ab\0:";
+        for (size_t i = 0; i < hl; i++) h[i] = alpha[rand_r(&seed) % 4];
+        for (size_t i = 0; i < nl; i++) n[i] = alpha[rand_r(&seed) % 4];
+        if (hl >= nl && rand_r(&seed) % 2) memcpy(h + rand_r(&seed) % (hl - nl + 1), n, nl);
+        ptrdiff_t want = naive_find(h, hl, n, nl), got = str_find(str_make(h, hl), n, nl);
+        if (got != want) { bad++; CHECK_INT(got, want); }
+        ptrdiff_t rwant = -1;
+        for (size_t i = 0; i + nl <= hl; i++) if (memcmp(h + i, n, nl) == 0) rwant = (ptrdiff_t)i;
+        got = str_rfind(str_make(h, hl), n, nl);
+        if (got != rwant) { bad++; CHECK_INT(got, rwant); }
+        free(h);
+    }
+    CHECK_INT(str_findc(STR_LIT("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx, status=deferred (x"), ", status=deferred ("), 37);
+    CHECK_INT(str_findc(STR_LIT("ab"), "abc"), -1);
+    CHECK_INT(str_find(STR_LIT("abc"), "", 0), 0);
+}
+
 static void t_buf(void)
 {
     struct buf b = BUF_INIT(10);
@@ -128,6 +162,7 @@ static void t_json(void)
 int main(void)
 {
     RUN(t_str);
+    RUN(t_str_find);
     RUN(t_buf);
     RUN(t_hash);
     RUN(t_arena);
