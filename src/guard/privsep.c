@@ -615,16 +615,55 @@ static int helper_caps(char *err, size_t errlen)
     return 0;
 }
 
-/* /etc/passwd and /etc/group first, NSS (getpwnam/getgrnam) only for names not there: an
- * NSS lookup maps modules such as libnss_systemd (~300 kB of resident pages) into the
- * daemon for good. The returned struct is valid until the next lookup. */
+/* /etc/passwd and /etc/group first; NSS (getpwnam/getgrnam) for names not there, in a
+ * short-lived child: an NSS lookup maps modules such as libnss_systemd (~300 kB of resident
+ * pages) into the process for good. Returns 1 found (ids set), 0 not found. */
+static int nss_child(const char *name, bool group, uint32_t *id, uint32_t *gid)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint32_t v[3] = { 0, 0, 0 };
+        if (group) {
+            struct group *g = getgrnam(name);
+            if (g) v[0] = 1, v[1] = (uint32_t)g->gr_gid;
+        } else {
+            struct passwd *pw = getpwnam(name);
+            if (pw) v[0] = 1, v[1] = (uint32_t)pw->pw_uid, v[2] = (uint32_t)pw->pw_gid;
+        }
+        _exit(write(p[1], v, sizeof v) == (ssize_t)sizeof v ? 0 : 1);
+    }
+    close(p[1]);
+    uint32_t v[3] = { 0, 0, 0 };
+    ssize_t r = pid > 0 ? read(p[0], v, sizeof v) : -1;
+    close(p[0]);
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    if (r != (ssize_t)sizeof v || !v[0]) return 0;
+    *id = v[1];
+    *gid = v[2];
+    return 1;
+}
+
+/* The returned struct is valid until the next lookup. */
 static struct passwd *pw_lookup(const char *name)
 {
     FILE *f = fopen("/etc/passwd", "re");
     struct passwd *pw = NULL;
     while (f && (pw = fgetpwent(f)) && strcmp(pw->pw_name, name) != 0) {}
     if (f) fclose(f);
-    return pw ? pw : getpwnam(name);
+    if (pw) return pw;
+    static struct passwd one;
+    static char nm[256];
+    uint32_t uid, gid;
+    if (!nss_child(name, false, &uid, &gid)) return NULL;
+    snprintf(nm, sizeof nm, "%s", name);
+    memset(&one, 0, sizeof one);
+    one.pw_name = nm;
+    one.pw_uid = (uid_t)uid;
+    one.pw_gid = (gid_t)gid;
+    return &one;
 }
 
 static struct group *gr_lookup(const char *name)
@@ -633,7 +672,16 @@ static struct group *gr_lookup(const char *name)
     struct group *gr = NULL;
     while (f && (gr = fgetgrent(f)) && strcmp(gr->gr_name, name) != 0) {}
     if (f) fclose(f);
-    return gr ? gr : getgrnam(name);
+    if (gr) return gr;
+    static struct group one;
+    static char nm[256];
+    uint32_t id, unused;
+    if (!nss_child(name, true, &id, &unused)) return NULL;
+    snprintf(nm, sizeof nm, "%s", name);
+    memset(&one, 0, sizeof one);
+    one.gr_name = nm;
+    one.gr_gid = (gid_t)id;
+    return &one;
 }
 
 int privsep_user(const char *name, uid_t *uid, gid_t *gid, gid_t *groups, char *note, size_t notelen,
