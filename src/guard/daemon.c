@@ -1331,6 +1331,11 @@ int guard_run(const struct guard_opts *o)
     struct guard G, *g = &G;
     memset(g, 0, sizeof G);
     g->o = *o;
+    /* a fixed mmap threshold: the tracker's large arrays (and anything else above 64 KB)
+     * are mapped on their own, grow with mremap and go back to the kernel when freed,
+     * instead of glibc raising the threshold after the first free and leaving freed
+     * copies of them resident in the heap */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
     g->ep = g->sfd = g->lsock = -1;
     char err[1024];
     g->conf = guard_conf_load(o->confdir, o->f2bdir, err, sizeof err);
