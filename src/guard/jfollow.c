@@ -1,4 +1,5 @@
 /* jfollow - see jfollow.h. */
+#include <systemd/sd-journal.h>
 #include "guard/jfollow.h"
 #include "parse/journal.h"
 #include "util/buf.h"
@@ -29,6 +30,7 @@ struct jreader {
     bool warned;
     bool quiet;                 /* a reopen after a burst: no log line */
     char *saved;                /* cursor from the database, until the journal opens */
+    int64_t reopen_at;          /* files came or went: enumerate them again then (0: no) */
 };
 
 struct jfollow {
@@ -213,7 +215,13 @@ void jfollow_process(struct jfollow *jf, int64_t now)
     int n = epoll_wait(jf->ep, evs, 16, 0);
     for (int i = 0; i < n; i++) {
         struct jreader *r = evs[i].data.ptr;
-        if (journal_process(r->src) < 0) msg_warn_rl("journal-read", 10, "%s: cannot process changes", rname(r));
+        int k = journal_process(r->src);
+        if (k < 0) msg_warn_rl("journal-read", 10, "%s: cannot process changes", rname(r));
+        /* Files were added or removed (rotation). sd-journal opens a new file when it sees it
+         * appear; if its writer has not finished the header by then, the open fails and the
+         * file is never looked at again. Enumerating the directory once more a tick later
+         * (a reopen at the cursor, so nothing is read twice) picks such a file up. */
+        if (k == SD_JOURNAL_INVALIDATE && !r->reopen_at) r->reopen_at = now + 1;
         drain(jf, r, now);
     }
 }
@@ -223,8 +231,15 @@ void jfollow_tick(struct jfollow *jf, int64_t now)
     for (size_t i = 0; i < jf->n; i++) {
         struct jreader *r = jf->r[i];
         if (!r->src && (!jf->started || !reader_open(jf, r, now))) continue;
-        journal_process(r->src);
+        if (journal_process(r->src) == SD_JOURNAL_INVALIDATE && !r->reopen_at) r->reopen_at = now + 1;
         drain(jf, r, now);
+        if (r->reopen_at && now >= r->reopen_at && r->cursor) {
+            r->reopen_at = 0;
+            reader_reopen(jf, r, now);
+            drain(jf, r, now);
+        } else if (r->reopen_at && now >= r->reopen_at) {
+            r->reopen_at = 0;   /* nothing read yet: no position to keep, the next open reads back as at start */
+        }
     }
 }
 

@@ -290,11 +290,13 @@ static void run_job(struct pool *p, struct job *j)
     size_t limit = j->end - from;            /* lines must start before this offset */
     struct str line;
     bool cut;
+    struct lines_iter it;
+    lines_iter_init(&it, j->buf, j->blen, pos);
     size_t at = pos;
-    while (pos < limit && lines_next(j->buf, j->blen, &pos, &line, &cut)) {
+    while (it.pos < limit && lines_iter_next(&it, &line, &cut)) {
         if (cut) j->cs.cut++;
         feed_line(&fd, &j->cs, j->state, line, from + at);
-        at = pos;
+        at = it.pos;
     }
 }
 
