@@ -33,3 +33,16 @@ check_nogrep() {
     if grep -qE -- "$2" "$3"; then fail "$1" "unexpected line matching /$2/: $(grep -m1 -E -- "$2" "$3")"; else pass "$1"; fi
 }
 finish() { exit $T_FAILED; }
+
+# ---- for suites that run the guard daemon ----
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# wait_until MS CMD...: poll CMD until it succeeds or MS milliseconds passed (never a fixed sleep)
+wait_until() {
+    local deadline=$(( $(now_ms) + $1 )); shift
+    until "$@"; do
+        [ "$(now_ms)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+# cli CMD ARGS...: a client command against this suite's daemon ($TMP/mw.sock)
+cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }

@@ -14,17 +14,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {     # wait_until MS CMD...
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
 stamp() { date '+%b %e %H:%M:%S'; }
 fails() { local k; for k in $(seq "$2"); do echo "$(stamp) mail sshd[77$k]: Failed password for root from $1 port 4$k ssh2" >> "$LOG"; done; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 banned_out() { grep -q "^ban $1\$" "$OUT" 2>/dev/null; }
 not_banned_out() { ! banned_out "$1"; }
 total_failed() { cli status sshd | sed -n 's/^|  |- Total failed:\t//p'; }

@@ -9,17 +9,8 @@
 SUITE=guard_ipset
 . "$(dirname "$0")/../lib.sh"
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
 stamp() { date '+%b %e %H:%M:%S'; }
 sasl() { echo "$(stamp) mail postfix/smtpd[2900$2]: warning: unknown[$1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6" >> "$LOG"; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 DPID=
 NS=
 cleanup() {

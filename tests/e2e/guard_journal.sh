@@ -15,12 +15,6 @@ fi
 DPID=
 cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {               # poll with a deadline (ms), never a fixed sleep
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do [ "$(now_ms)" -ge "$deadline" ] && return 1; sleep 0.05; done
-}
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 # RFC 3339 stamp AGO seconds before now
 stamp() { date -u -d "@$(( $(date +%s) - ${1:-0} ))" +%Y-%m-%dT%H:%M:%S.%6N+00:00; }
 sshfail() { echo "$(stamp "${2:-0}") mx sshd[$RANDOM]: Failed password for root from $1 port 4242 ssh2"; }

@@ -7,13 +7,7 @@ SUITE=guard_logins
 DPID=
 cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {               # poll with a deadline (ms), never a fixed sleep
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do [ "$(now_ms)" -ge "$deadline" ] && return 1; sleep 0.05; done
-}
 stamp() { date '+%b %e %H:%M:%S'; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 login() { echo "$(stamp) mail dovecot: $2-login: Login: user=<$1>, method=PLAIN, rip=$3, lip=10.0.0.1, mpid=$RANDOM, session=<s$RANDOM>" >> "$LOG"; }
 authfail() { echo "$(stamp) mail dovecot: auth: passwd-file($1,$2,<f$RANDOM>): unknown user" >> "$LOG"; }
 

@@ -14,13 +14,7 @@ SUITE=guard_metrics
 DPID=
 cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {               # poll with a deadline (ms), never a fixed sleep
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do [ "$(now_ms)" -ge "$deadline" ] && return 1; sleep 0.05; done
-}
 stamp() { date '+%b %e %H:%M:%S'; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 sasl() { echo "$(stamp) mail postfix/smtpd[42]: warning: unknown[$1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6" >> "$LOG"; }
 sshfail() { echo "$(stamp) mail sshd[7]: Failed password for root from $1 port 4711 ssh2" >> "$LOG"; }
 # the system python has the Debian prometheus_client; pyenv's may not

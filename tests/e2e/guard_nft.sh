@@ -26,22 +26,12 @@ cleanup() {
 trap cleanup EXIT
 
 nsx() { ip netns exec "$NS" "$@"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# wait_until MS CMD...: poll CMD until it succeeds or MS milliseconds passed
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
 inset() { nsx nft list set inet mailwarden "$1" 2>/dev/null | grep -qE "(^|[ {,])$2([ ,}]|$)"; }
 notinset() { ! inset "$@"; }
 stamp() { date '+%b %e %H:%M:%S'; }
 sasl() { echo "$(stamp) mail postfix/smtpd[2900$2]: warning: unknown[$1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6" >> "$LOG"; }
 sshfail() { echo "$(stamp) mail sshd[77$3]: Failed password for root from $1 port 4$3 ssh2" >> "$2"; }
 mw() { "$MW" "$@" --socket "$TMP/mw.sock"; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 
 CONF=$TMP/conf
 mkdir -p "$CONF"

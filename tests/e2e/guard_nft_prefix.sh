@@ -21,19 +21,10 @@ cleanup() {
 trap cleanup EXIT
 
 nsx() { ip netns exec "$NS" "$@"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
 inset() { nsx nft list set inet mailwarden "$1" 2>/dev/null | grep -qE "(^|[ {,])$2([ ,}]|$)"; }
 notinset() { ! inset "$@"; }
 stamp() { date '+%b %e %H:%M:%S'; }
 sshfail() { echo "$(stamp) mail sshd[77]: Failed password for root from $1 port 4 ssh2" >> "$LOG"; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 
 CONF=$TMP/conf
 mkdir -p "$CONF"

@@ -154,15 +154,6 @@ EOF
 DPID=
 cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 start_daemon() {
     "$MW" guard -c "$D" --foreground 2>>"$TMP/daemon.log" &
     DPID=$!

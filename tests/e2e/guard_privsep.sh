@@ -25,19 +25,10 @@ cleanup() {
 trap cleanup EXIT
 
 nsx() { ip netns exec "$NS" "$@"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_until() {
-    local deadline=$(( $(now_ms) + $1 )); shift
-    until "$@"; do
-        [ "$(now_ms)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
 inset() { nsx nft list set inet mailwarden "$1" 2>/dev/null | grep -qE "(^|[ {,])$2([ ,}]|$)"; }
 notinset() { ! inset "$@"; }
 stamp() { date '+%b %e %H:%M:%S'; }
 sasl() { echo "$(stamp) mail postfix/smtpd[2900$2]: warning: unknown[$1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6" >> "$LOG"; }
-cli() { local c=$1; shift; "$MW" "$c" --socket "$TMP/mw.sock" "$@"; }
 status_field() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
 helper_of() { cat /proc/"$1"/task/*/children 2>/dev/null | awk '{ print $1; exit }'; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
