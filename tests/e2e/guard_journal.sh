@@ -16,7 +16,14 @@ DPID=
 cleanup() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 # RFC 3339 stamp AGO seconds before now
-stamp() { date -u -d "@$(( $(date +%s) - ${1:-0} ))" +%Y-%m-%dT%H:%M:%S.%6N+00:00; }
+# stamp [SECONDS-AGO]: RFC 3339 with the real microseconds, so that entries written one after
+# the other never share a timestamp (sd-journal orders entries of different files by time;
+# equal stamps would make "after the cursor" ambiguous)
+stamp() {
+    local ns; ns=$(date +%s%N)
+    printf '%s.%06d+00:00' "$(date -u -d "@$(( ns / 1000000000 - ${1:-0} ))" +%Y-%m-%dT%H:%M:%S)" \
+        $(( (ns / 1000) % 1000000 ))
+}
 sshfail() { echo "$(stamp "${2:-0}") mx sshd[$RANDOM]: Failed password for root from $1 port 4242 ssh2"; }
 dovefail() { echo "$(stamp "${2:-0}") mx dovecot: auth: passwd-file(admin,$1,<f$RANDOM>): unknown user"; }
 # journal FILE BOOTID < syslog lines: write (or append to) a real journal file
