@@ -4,6 +4,7 @@
  * address; attempts are at least 1. */
 #include "guard/filter.h"
 #include "guard/ini.h"
+#include "util/reader.h"
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,8 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t pos = 0; pos < size;) {
                 const char *nl = memchr(buf + pos, '\n', size - pos);
                 size_t len = nl ? (size_t)(nl - (buf + pos)) : size - pos;
-                struct filter_line ln = { { buf + pos, len }, ++no, false, 0 };
-                if (len && buf[pos] != '#') filter_feed(f1, &ln, on_fail, &a1);
+                bool cut;   /* the reader's line rules, as feed_text applies them: '\r' off, cut */
+                size_t ll = line_finish(buf + pos, len, &cut);
+                struct filter_line ln = { { buf + pos, ll }, ++no, false, 0 };
+                if (ll && buf[pos] != '#') filter_feed(f1, &ln, on_fail, &a1);
                 pos += len + (nl ? 1 : 0);
             }
             struct filter_batch fb = { on_fail, NULL, &a2, 1 };
