@@ -53,31 +53,7 @@ struct nft_state {
 
 #define NFT_FNS(X) X(nft_ctx_new) X(nft_ctx_free) X(nft_run_cmd_from_buffer) X(nft_ctx_get_error_buffer) \
     X(nft_ctx_buffer_output) X(nft_ctx_buffer_error)
-static struct {
-#define X(f) __typeof__(f) *f;
-    NFT_FNS(X)
-#undef X
-} nl;
-
-static int nft_load(char *err, size_t errlen)
-{
-    static bool loaded;
-    static const char *const names[] = {
-#define X(f) #f,
-        NFT_FNS(X)
-#undef X
-    };
-    void *p[sizeof names / sizeof names[0]];
-    if (loaded) return 0;
-    if (dynlib_load(MW_SONAME_NFTABLES, "libnftables1", names, p, sizeof names / sizeof names[0], err, errlen) < 0)
-        return -1;
-    size_t i = 0;
-#define X(f) memcpy(&nl.f, &p[i++], sizeof nl.f);
-    NFT_FNS(X)
-#undef X
-    loaded = true;
-    return 0;
-}
+DYNLIB_TABLE(nl, nft_load, NFT_FNS, MW_SONAME_NFTABLES, "libnftables1")
 
 static char *set_base(const char *jail)
 {

@@ -18,31 +18,7 @@
 #define MY_FNS(X) X(mysql_init) X(mysql_options) X(mysql_real_connect) X(mysql_error) X(mysql_close) \
     X(mysql_stmt_init) X(mysql_stmt_prepare) X(mysql_stmt_error) X(mysql_stmt_param_count) \
     X(mysql_stmt_bind_param) X(mysql_stmt_execute) X(mysql_stmt_affected_rows) X(mysql_stmt_close)
-static struct {
-#define X(f) __typeof__(f) *f;
-    MY_FNS(X)
-#undef X
-} my;
-
-static int my_load(char *err, size_t errlen)
-{
-    static bool loaded;
-    static const char *const names[] = {
-#define X(f) #f,
-        MY_FNS(X)
-#undef X
-    };
-    void *p[sizeof names / sizeof names[0]];
-    if (loaded) return 0;
-    if (dynlib_load(MW_SONAME_MARIADB, "libmariadb3", names, p, sizeof names / sizeof names[0], err, errlen) < 0)
-        return -1;
-    size_t i = 0;
-#define X(f) memcpy(&my.f, &p[i++], sizeof my.f);
-    MY_FNS(X)
-#undef X
-    loaded = true;
-    return 0;
-}
+DYNLIB_TABLE(my, my_load, MY_FNS, MW_SONAME_MARIADB, "libmariadb3")
 
 bool mysql_ident_ok(const char *s)
 {

@@ -18,9 +18,61 @@
 
 #ifndef MW_SONAME_MARIADB
 #define MW_SONAME_MARIADB "libmariadb.so.3"
+/*
+ * DYNLIB_TABLE(tab, load, FNS, soname, pkg) defines `static struct { ... } tab` with one
+ * pointer per function in the X-macro list FNS (typed from the library's own header) and
+ * `static int load(char *err, size_t errlen)`, which fills it once (0, or -1 with err).
+ * Callers then write tab.fn(...). Needs <stdbool.h> and <string.h>.
+ */
+#define DYNLIB_PTR_(f) __typeof__(f) *f;
+#define DYNLIB_NAME_(f) #f,
+#define DYNLIB_TABLE(tab, load, FNS, soname, pkg)                                           \
+    static struct { FNS(DYNLIB_PTR_) } tab;                                                 \
+    static int load(char *err, size_t errlen)                                               \
+    {                                                                                       \
+        static bool loaded_;                                                                \
+        static const char *const names_[] = { FNS(DYNLIB_NAME_) };                          \
+        void *p_[sizeof names_ / sizeof names_[0]];                                         \
+        if (loaded_) return 0;                                                              \
+        if (dynlib_load(soname, pkg, names_, p_, sizeof names_ / sizeof names_[0], err,     \
+                        errlen) < 0)                                                        \
+            return -1;                                                                      \
+        /* the table is laid out as the name list: one function pointer per entry */      \
+        _Static_assert(sizeof tab == sizeof p_, "one pointer per name");                    \
+        memcpy(&tab, p_, sizeof tab);                                                       \
+        loaded_ = true;                                                                     \
+        return 0;                                                                           \
+    }
+
 #endif
 #ifndef MW_SONAME_NFTABLES
 #define MW_SONAME_NFTABLES "libnftables.so.1"
+/*
+ * DYNLIB_TABLE(tab, load, FNS, soname, pkg) defines `static struct { ... } tab` with one
+ * pointer per function in the X-macro list FNS (typed from the library's own header) and
+ * `static int load(char *err, size_t errlen)`, which fills it once (0, or -1 with err).
+ * Callers then write tab.fn(...). Needs <stdbool.h> and <string.h>.
+ */
+#define DYNLIB_PTR_(f) __typeof__(f) *f;
+#define DYNLIB_NAME_(f) #f,
+#define DYNLIB_TABLE(tab, load, FNS, soname, pkg)                                           \
+    static struct { FNS(DYNLIB_PTR_) } tab;                                                 \
+    static int load(char *err, size_t errlen)                                               \
+    {                                                                                       \
+        static bool loaded_;                                                                \
+        static const char *const names_[] = { FNS(DYNLIB_NAME_) };                          \
+        void *p_[sizeof names_ / sizeof names_[0]];                                         \
+        if (loaded_) return 0;                                                              \
+        if (dynlib_load(soname, pkg, names_, p_, sizeof names_ / sizeof names_[0], err,     \
+                        errlen) < 0)                                                        \
+            return -1;                                                                      \
+        /* the table is laid out as the name list: one function pointer per entry */      \
+        _Static_assert(sizeof tab == sizeof p_, "one pointer per name");                    \
+        memcpy(&tab, p_, sizeof tab);                                                       \
+        loaded_ = true;                                                                     \
+        return 0;                                                                           \
+    }
+
 #endif
 
 /*
@@ -29,5 +81,31 @@
  */
 int dynlib_load(const char *soname, const char *pkg, const char *const *names, void **fns, size_t n,
                 char *err, size_t errlen);
+
+/*
+ * DYNLIB_TABLE(tab, load, FNS, soname, pkg) defines `static struct { ... } tab` with one
+ * pointer per function in the X-macro list FNS (typed from the library's own header) and
+ * `static int load(char *err, size_t errlen)`, which fills it once (0, or -1 with err).
+ * Callers then write tab.fn(...). Needs <stdbool.h> and <string.h>.
+ */
+#define DYNLIB_PTR_(f) __typeof__(f) *f;
+#define DYNLIB_NAME_(f) #f,
+#define DYNLIB_TABLE(tab, load, FNS, soname, pkg)                                           \
+    static struct { FNS(DYNLIB_PTR_) } tab;                                                 \
+    static int load(char *err, size_t errlen)                                               \
+    {                                                                                       \
+        static bool loaded_;                                                                \
+        static const char *const names_[] = { FNS(DYNLIB_NAME_) };                          \
+        void *p_[sizeof names_ / sizeof names_[0]];                                         \
+        if (loaded_) return 0;                                                              \
+        if (dynlib_load(soname, pkg, names_, p_, sizeof names_ / sizeof names_[0], err,     \
+                        errlen) < 0)                                                        \
+            return -1;                                                                      \
+        /* the table is laid out as the name list: one function pointer per entry */      \
+        _Static_assert(sizeof tab == sizeof p_, "one pointer per name");                    \
+        memcpy(&tab, p_, sizeof tab);                                                       \
+        loaded_ = true;                                                                     \
+        return 0;                                                                           \
+    }
 
 #endif
