@@ -353,6 +353,8 @@ static bool has(struct str s, const char *needle) { return str_findc(s, needle) 
  * a failure text give kinds feed() uses (parse/dovecot.c: parse_login, is_auth_failure). */
 static bool dovecot_may(struct str m)
 {
+    /* as parse_dovecot(): "dovecot[N]: dovecot: auth(...): ..." carries a second program tag */
+    if (str_startswith(m, "dovecot: ")) m = str_from(m, 9);
     size_t i = 0;
     while (i < m.len && i < 40 && m.p[i] != ':' && m.p[i] != '(' && m.p[i] != ' ') i++;
     struct str proc = str_sub(m, 0, i);

@@ -92,6 +92,9 @@ static void t_edges(void)
         "Nov 22 21:12:13 mail postfix/submission/smtpd[1]: warning: unknown[2001:db8::1]: SASL PLAIN authentication failed: , sasl_username=u",
         "Nov 22 21:12:13 mail dovecot: auth-worker(12): Info: pam(u,192.0.2.10,<AbCd>): pam_authenticate() failed: Authentication failure (Password mismatch?)",
         "Nov 22 21:12:13 mail dovecot: auth: Error: passwd-file(u,192.0.2.11): unknown user",
+        /* a second program tag, as parse_dovecot() accepts (found by fuzz_parse) */
+        "Nov 22 21:12:13 mail dovecot: dovecot: auth-worker(9): pam(u,192.0.2.11,<s1>): pam_authenticate() failed: Authentication failure (Password mismatch?)",
+        "Nov 22 21:12:13 mail dovecot[3]: dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<u>, rip=192.0.2.11, lip=192.0.2.1",
         "Nov 22 21:12:13 mail dovecot: auth: sql(u,192.0.2.12,<x>): Password mismatch",
         "Nov 22 21:12:13 mail dovecot: auth: ldap(u,192.0.2.12,<x>): invalid credentials",
         "Nov 22 21:12:13 mail dovecot: auth: ldap(u,192.0.2.12,<x>): user not found",
