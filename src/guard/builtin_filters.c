@@ -32,10 +32,13 @@
  * adds only the remainder.
  *
  * State: Dovecot sessions and sshd pids in capped tables (FILTER_STATE_MAX; when full the
- * table is reset, which can at worst count one attempt twice).
+ * table is reset, which can at worst count one attempt twice). The per-address Dovecot tally
+ * is an ipmap (~56 bytes per address instead of a hash node's ~90), as it grows with the
+ * number of attacking addresses.
  */
 #include "guard/jailfilter.h"
 #include "util/hash.h"
+#include "util/ipmap.h"
 #include "util/xalloc.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +53,8 @@ struct bf {
     enum bf_kind kind;
     unsigned mask;
     struct hmap state;          /* dovecot: session -> uint32 counted; sshd: pid -> uint32 */
-    struct hmap ips;            /* dovecot: address -> struct iptally; sshd: pid -> struct pamfail */
+    struct hmap ips;            /* sshd: pid -> struct pamfail */
+    struct ipmap tally;         /* dovecot: address -> struct iptally (one per attacking address) */
 };
 
 /* Dovecot attempts counted from lines no session line can claim, per client address. */
@@ -117,14 +121,12 @@ static void state_check(struct hmap *m) { state_check_v(m, sizeof(uint32_t)); }
 
 static struct iptally *tally(struct bf *b, const struct event *ev, bool create)
 {
-    char k[IPADDR_STRLEN];
-    struct str key = { k, ipaddr_format(&ev->client, k, sizeof k) };
     struct iptally *t;
     if (create) {
-        state_check_v(&b->ips, sizeof(struct iptally));
-        t = hmap_put(&b->ips, key, NULL);
+        if (ipmap_count(&b->tally) >= FILTER_STATE_MAX) ipmap_free(&b->tally);
+        t = ipmap_put(&b->tally, &ev->client, NULL);
     } else {
-        t = hmap_get(&b->ips, key);
+        t = ipmap_get(&b->tally, &ev->client);
     }
     if (t && t->t && (ev->h.t - t->t > TALLY_TTL || ev->h.t < t->t - TALLY_TTL)) t->pam = t->noses = 0;
     if (t && create) t->t = ev->h.t;
@@ -327,6 +329,7 @@ static void bf_free(void *st)
     if (!b) return;
     hmap_free(&b->state);
     hmap_free(&b->ips);
+    ipmap_free(&b->tally);
     free(b);
 }
 
@@ -364,7 +367,8 @@ struct jfilter *jfilter_new_builtin(const char *name, const char *mode, char *er
     b->kind = k;
     b->mask = mask;
     hmap_init(&b->state, sizeof(uint32_t));
-    hmap_init(&b->ips, k == BF_SSHD ? sizeof(struct pamfail) : sizeof(struct iptally));
+    hmap_init(&b->ips, sizeof(struct pamfail));
+    ipmap_init(&b->tally, sizeof(struct iptally));
     struct jfilter *f = xcalloc(1, sizeof *f);
     f->ops = &bf_ops;
     f->st = b;

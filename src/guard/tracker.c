@@ -6,18 +6,21 @@
 #include <sys/random.h>
 #include <time.h>
 
+/* Entry layout: this header, then the address (4 bytes in an IPv4 pool, 16 in an IPv6 one),
+ * then the ring of the last maxretry failure times (uint32 seconds). The family is the pool's,
+ * so an IPv4 entry does not carry 12 bytes of zeros. */
 struct ent {
-    uint8_t addr[16];
-    uint8_t fam, n, head, dirty;    /* dirty: changed since tracker_visit() last saw it */
     uint32_t prev, next;        /* LRU links: index + 1, 0 = none; next doubles as free link */
-    uint32_t t[];               /* ring of the last maxretry failure times */
+    uint8_t n, head, dirty, pad; /* dirty: changed since tracker_visit() last saw it */
+    uint8_t addr[];
 };
-#define ENT_HDR ((size_t)offsetof(struct ent, t))
+#define ENT_HDR ((size_t)offsetof(struct ent, addr))
 
 struct pool {
     unsigned maxretry;
     int64_t findtime;
     size_t stride;
+    uint8_t fam, alen;          /* 4: IPv4 (4-byte addresses); 6: IPv6 (16) */
     char *ents;
     uint32_t used, cap;         /* entries handed out (high water) / allocated */
     uint32_t freelist;          /* index + 1 */
@@ -26,8 +29,10 @@ struct pool {
     uint32_t lru_head, lru_tail;
 };
 
+/* one pool per jail and family */
+#define NFAM 2
 struct tracker {
-    struct pool pools[TRK_MAXJAILS];
+    struct pool pools[TRK_MAXJAILS][NFAM];
     int njails;
     size_t cap, total;
     uint64_t evictions;
@@ -37,6 +42,16 @@ struct tracker {
 static inline struct ent *E(const struct pool *p, uint32_t idx)
 {
     return (struct ent *)(p->ents + (size_t)idx * p->stride);
+}
+
+static inline uint32_t *T(const struct pool *p, const struct ent *e)
+{
+    return (uint32_t *)((char *)e + ENT_HDR + p->alen);
+}
+
+static struct pool *pool_of(struct tracker *t, int jail, uint8_t family)
+{
+    return &t->pools[jail][family == 4 ? 0 : 1];
 }
 
 static uint64_t mix(uint64_t h)
@@ -49,19 +64,17 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
-static uint64_t key_hash(const struct tracker *t, const uint8_t *addr, uint8_t fam)
+static uint64_t key_hash(const struct tracker *t, const struct pool *p, const uint8_t *addr)
 {
+    if (p->alen == 4) {
+        uint32_t a;
+        memcpy(&a, addr, 4);
+        return mix(t->seed ^ a);
+    }
     uint64_t a, b;
     memcpy(&a, addr, 8);
     memcpy(&b, addr + 8, 8);
-    uint64_t h = mix(t->seed ^ a ^ ((uint64_t)fam << 56));
-    return mix(h ^ b ^ t->seed);
-}
-
-static void norm_key(const struct ipaddr *ip, uint8_t out[16])
-{
-    memset(out, 0, 16);
-    memcpy(out, ip->b, ip->family == 4 ? 4 : 16);
+    return mix(mix(t->seed ^ a) ^ b ^ t->seed);
 }
 
 struct tracker *tracker_new(size_t cap)
@@ -78,10 +91,11 @@ void tracker_set_cap(struct tracker *t, size_t cap) { t->cap = cap ? cap : TRK_D
 void tracker_free(struct tracker *t)
 {
     if (!t) return;
-    for (int i = 0; i < t->njails; i++) {
-        free(t->pools[i].ents);
-        free(t->pools[i].slots);
-    }
+    for (int i = 0; i < t->njails; i++)
+        for (int f = 0; f < NFAM; f++) {
+            free(t->pools[i][f].ents);
+            free(t->pools[i][f].slots);
+        }
     free(t);
 }
 
@@ -90,23 +104,27 @@ int tracker_add_jail(struct tracker *t, unsigned maxretry, int64_t findtime)
     if (t->njails >= TRK_MAXJAILS) return -1;
     if (maxretry < 1) maxretry = 1;
     if (maxretry > TRK_MAXRETRY) maxretry = TRK_MAXRETRY;
-    struct pool *p = &t->pools[t->njails];
-    memset(p, 0, sizeof *p);
-    p->maxretry = maxretry;
-    p->findtime = findtime > 0 ? findtime : 1;
-    p->stride = ENT_HDR + 4 * (size_t)maxretry;
+    for (int f = 0; f < NFAM; f++) {
+        struct pool *p = &t->pools[t->njails][f];
+        memset(p, 0, sizeof *p);
+        p->maxretry = maxretry;
+        p->findtime = findtime > 0 ? findtime : 1;
+        p->fam = f == 0 ? 4 : 6;
+        p->alen = f == 0 ? 4 : 16;
+        p->stride = ENT_HDR + p->alen + 4 * (size_t)maxretry;
+    }
     return t->njails++;
 }
 
 /* slot index of the key, or of the empty slot where it would go */
-static uint32_t find_slot(const struct tracker *t, const struct pool *p, const uint8_t *k, uint8_t fam)
+static uint32_t find_slot(const struct tracker *t, const struct pool *p, const uint8_t *k)
 {
-    uint32_t mask = p->nslots - 1, i = (uint32_t)key_hash(t, k, fam) & mask;
+    uint32_t mask = p->nslots - 1, i = (uint32_t)key_hash(t, p, k) & mask;
     for (;;) {
         uint32_t s = p->slots[i];
         if (!s) return i;
         struct ent *e = E(p, s - 1);
-        if (e->fam == fam && memcmp(e->addr, k, 16) == 0) return i;
+        if (memcmp(e->addr, k, p->alen) == 0) return i;
         i = (i + 1) & mask;
     }
 }
@@ -119,7 +137,7 @@ static void rehash(const struct tracker *t, struct pool *p, uint32_t nslots)
     for (uint32_t i = 0; i < on; i++) {
         if (!old[i]) continue;
         struct ent *e = E(p, old[i] - 1);
-        uint32_t j = (uint32_t)key_hash(t, e->addr, e->fam) & (nslots - 1);
+        uint32_t j = (uint32_t)key_hash(t, p, e->addr) & (nslots - 1);
         while (p->slots[j]) j = (j + 1) & (nslots - 1);
         p->slots[j] = old[i];
     }
@@ -149,7 +167,6 @@ static void remove_slot(struct tracker *t, struct pool *p, uint32_t i)
     uint32_t idx = p->slots[i] - 1, mask = p->nslots - 1;
     lru_unlink(p, idx);
     struct ent *e = E(p, idx);
-    e->fam = 0;
     e->next = p->freelist;
     p->freelist = idx + 1;
     p->slots[i] = 0;
@@ -159,7 +176,7 @@ static void remove_slot(struct tracker *t, struct pool *p, uint32_t i)
         uint32_t s = p->slots[j];
         if (!s) break;
         struct ent *x = E(p, s - 1);
-        uint32_t home = (uint32_t)key_hash(t, x->addr, x->fam) & mask;
+        uint32_t home = (uint32_t)key_hash(t, p, x->addr) & mask;
         /* move x back into the hole unless its home lies cyclically in (i, j] */
         if (((j - home) & mask) >= ((j - i) & mask)) {
             p->slots[i] = s;
@@ -173,21 +190,21 @@ static void remove_slot(struct tracker *t, struct pool *p, uint32_t i)
 
 static uint32_t newest(const struct pool *p, const struct ent *e)
 {
-    return e->n ? e->t[(e->head + e->n - 1) % p->maxretry] : 0;
+    return e->n ? T(p, e)[(e->head + e->n - 1) % p->maxretry] : 0;
 }
 
 static void remove_idx(struct tracker *t, struct pool *p, uint32_t idx)
 {
     struct ent *e = E(p, idx);
-    remove_slot(t, p, find_slot(t, p, e->addr, e->fam));
+    remove_slot(t, p, find_slot(t, p, e->addr));
 }
 
 static void evict_one(struct tracker *t)
 {
     struct pool *best = NULL;
     uint32_t bt = 0;
-    for (int i = 0; i < t->njails; i++) {
-        struct pool *p = &t->pools[i];
+    for (int i = 0; i < t->njails * NFAM; i++) {
+        struct pool *p = &t->pools[i / NFAM][i % NFAM];
         if (!p->lru_head) continue;
         uint32_t nt = newest(p, E(p, p->lru_head - 1));
         if (!best || nt < bt) { best = p; bt = nt; }
@@ -208,7 +225,7 @@ static unsigned in_window(const struct pool *p, const struct ent *e, int64_t now
 {
     unsigned c = 0;
     for (unsigned k = 0; k < e->n; k++) {
-        int64_t x = e->t[(e->head + k) % p->maxretry];
+        int64_t x = T(p, e)[(e->head + k) % p->maxretry];
         if (x >= now - p->findtime) c++;
     }
     return c;
@@ -217,11 +234,10 @@ static unsigned in_window(const struct pool *p, const struct ent *e, int64_t now
 unsigned tracker_fail(struct tracker *t, int jail, const struct ipaddr *ip, int64_t when, unsigned n)
 {
     if (jail < 0 || jail >= t->njails || !ip->family) return 0;
-    struct pool *p = &t->pools[jail];
-    uint8_t k[16];
-    norm_key(ip, k);
+    struct pool *p = pool_of(t, jail, ip->family);
+    const uint8_t *k = ip->b;
     uint32_t idx;
-    uint32_t i = p->nslots ? find_slot(t, p, k, ip->family) : 0;
+    uint32_t i = p->nslots ? find_slot(t, p, k) : 0;
     if (p->nslots && p->slots[i]) {
         idx = p->slots[i] - 1;
         lru_unlink(p, idx);
@@ -242,9 +258,8 @@ unsigned tracker_fail(struct tracker *t, int jail, const struct ipaddr *ip, int6
         }
         struct ent *e = E(p, idx);
         memset(e, 0, p->stride);
-        memcpy(e->addr, k, 16);
-        e->fam = ip->family;
-        i = find_slot(t, p, k, ip->family);
+        memcpy(e->addr, k, p->alen);
+        i = find_slot(t, p, k);
         p->slots[i] = idx + 1;
         p->count++;
         t->total++;
@@ -257,10 +272,10 @@ unsigned tracker_fail(struct tracker *t, int jail, const struct ipaddr *ip, int6
     e->dirty = 1;
     for (unsigned r = 0; r < n; r++) {
         if (e->n < p->maxretry) {
-            e->t[(e->head + e->n) % p->maxretry] = tv;
+            T(p, e)[(e->head + e->n) % p->maxretry] = tv;
             e->n++;
         } else {
-            e->t[e->head] = tv;
+            T(p, e)[e->head] = tv;
             e->head = (uint8_t)((e->head + 1) % p->maxretry);
         }
     }
@@ -270,30 +285,26 @@ unsigned tracker_fail(struct tracker *t, int jail, const struct ipaddr *ip, int6
 unsigned tracker_count(const struct tracker *t, int jail, const struct ipaddr *ip, int64_t now)
 {
     if (jail < 0 || jail >= t->njails || !ip->family) return 0;
-    const struct pool *p = &t->pools[jail];
+    const struct pool *p = &t->pools[jail][ip->family == 4 ? 0 : 1];
     if (!p->nslots) return 0;
-    uint8_t k[16];
-    norm_key(ip, k);
-    uint32_t i = find_slot(t, p, k, ip->family);
+    uint32_t i = find_slot(t, p, ip->b);
     return p->slots[i] ? in_window(p, E(p, p->slots[i] - 1), now) : 0;
 }
 
 void tracker_forget(struct tracker *t, int jail, const struct ipaddr *ip)
 {
     if (jail < 0 || jail >= t->njails || !ip->family) return;
-    struct pool *p = &t->pools[jail];
+    struct pool *p = pool_of(t, jail, ip->family);
     if (!p->nslots) return;
-    uint8_t k[16];
-    norm_key(ip, k);
-    uint32_t i = find_slot(t, p, k, ip->family);
+    uint32_t i = find_slot(t, p, ip->b);
     if (p->slots[i]) remove_slot(t, p, i);
 }
 
 size_t tracker_expire(struct tracker *t, int64_t now)
 {
     size_t n = 0;
-    for (int j = 0; j < t->njails; j++) {
-        struct pool *p = &t->pools[j];
+    for (int j = 0; j < t->njails * NFAM; j++) {
+        struct pool *p = &t->pools[j / NFAM][j % NFAM];
         while (p->lru_head) {
             struct ent *e = E(p, p->lru_head - 1);
             if ((int64_t)newest(p, e) >= now - p->findtime) break;
@@ -307,35 +318,38 @@ size_t tracker_expire(struct tracker *t, int64_t now)
 void tracker_clear_jail(struct tracker *t, int jail)
 {
     if (jail < 0 || jail >= t->njails) return;
-    struct pool *p = &t->pools[jail];
-    t->total -= p->count;
-    free(p->ents);
-    free(p->slots);
-    unsigned m = p->maxretry;
-    int64_t ft = p->findtime;
-    size_t st = p->stride;
-    memset(p, 0, sizeof *p);
-    p->maxretry = m;
-    p->findtime = ft;
-    p->stride = st;
+    for (int f = 0; f < NFAM; f++) {
+        struct pool *p = &t->pools[jail][f];
+        t->total -= p->count;
+        free(p->ents);
+        free(p->slots);
+        struct pool keep = *p;
+        memset(p, 0, sizeof *p);
+        p->maxretry = keep.maxretry;
+        p->findtime = keep.findtime;
+        p->stride = keep.stride;
+        p->fam = keep.fam;
+        p->alen = keep.alen;
+    }
 }
 
 size_t tracker_jail_count(const struct tracker *t, int jail)
 {
-    return jail >= 0 && jail < t->njails ? t->pools[jail].count : 0;
+    return jail >= 0 && jail < t->njails ? t->pools[jail][0].count + t->pools[jail][1].count : 0;
 }
 size_t tracker_total(const struct tracker *t) { return t->total; }
 uint64_t tracker_evictions(const struct tracker *t) { return t->evictions; }
-size_t tracker_stride(const struct tracker *t, int jail)
+size_t tracker_stride(const struct tracker *t, int jail, int family)
 {
-    return jail >= 0 && jail < t->njails ? t->pools[jail].stride : 0;
+    return jail >= 0 && jail < t->njails ? t->pools[jail][family == 4 ? 0 : 1].stride : 0;
 }
 
 size_t tracker_bytes(const struct tracker *t)
 {
     size_t b = 0;
     for (int j = 0; j < t->njails; j++)
-        b += (size_t)t->pools[j].cap * t->pools[j].stride + (size_t)t->pools[j].nslots * 4;
+        for (int f = 0; f < NFAM; f++)
+            b += (size_t)t->pools[j][f].cap * t->pools[j][f].stride + (size_t)t->pools[j][f].nslots * 4;
     return b;
 }
 
@@ -343,17 +357,18 @@ size_t tracker_visit(struct tracker *t, bool dirty_only, tracker_visit_fn fn, vo
 {
     size_t n = 0;
     uint32_t times[TRK_MAXRETRY];
-    for (int j = 0; j < t->njails; j++) {
-        struct pool *p = &t->pools[j];
+    for (int jf = 0; jf < t->njails * NFAM; jf++) {
+        int j = jf / NFAM;
+        struct pool *p = &t->pools[j][jf % NFAM];
         for (uint32_t idx = p->lru_head; idx; idx = E(p, idx - 1)->next) {
             struct ent *e = E(p, idx - 1);
             if (dirty_only && !e->dirty) continue;
             e->dirty = 0;
             struct ipaddr ip;
             memset(&ip, 0, sizeof ip);
-            ip.family = e->fam;
-            memcpy(ip.b, e->addr, 16);
-            for (unsigned k = 0; k < e->n; k++) times[k] = e->t[(e->head + k) % p->maxretry];
+            ip.family = p->fam;
+            memcpy(ip.b, e->addr, p->alen);
+            for (unsigned k = 0; k < e->n; k++) times[k] = T(p, e)[(e->head + k) % p->maxretry];
             fn(ud, j, &ip, times, e->n);
             n++;
         }

@@ -3,13 +3,15 @@
  * times, so memory per tracked entry is bounded by design and a flood of forged sources
  * cannot exhaust memory.
  *
- * Layout: one pool per jail, entries of a fixed stride chosen from that jail's maxretry:
- *   28 bytes header (address 16, family 1, count 1, ring head 1, changed flag 1, LRU
- *   prev/next 8)
+ * Layout: one pool per jail and address family, entries of a fixed stride chosen from that
+ * jail's maxretry:
+ *   12 bytes header (LRU prev/next 8, count 1, ring head 1, changed flag 1, pad 1)
+ *   + the address: 4 bytes in the IPv4 pool, 16 in the IPv6 pool
  *   + 4 bytes per remembered failure time (seconds, uint32: good until 2106)
- * plus the jail's open-addressing index (uint32 slots, kept between 35 % and 70 % full: on
- * average ~8 bytes per entry). With fail2ban's default maxretry 5 that is 48 + ~8 = ~56 bytes
- * per tracked (jail, IP) entry; maxretry 3 gives ~48. maxretry is capped at TRK_MAXRETRY.
+ * plus the pool's open-addressing index (uint32 slots, kept between 35 % and 70 % full: on
+ * average ~8 bytes per entry). With fail2ban's default maxretry 5 that is 36 + ~8 = ~44 bytes
+ * per tracked (jail, IPv4) entry and 48 + ~8 = ~56 per (jail, IPv6) entry. maxretry is capped
+ * at TRK_MAXRETRY.
  *
  * Cap and eviction: the total number of entries over all jails is capped (default
  * TRK_DEFAULT_CAP). Inserting beyond the cap evicts the stalest entry of all jails (the LRU
@@ -61,14 +63,15 @@ void tracker_clear_jail(struct tracker *t, int jail);
 size_t tracker_jail_count(const struct tracker *t, int jail);   /* "Currently failed" */
 size_t tracker_total(const struct tracker *t);
 uint64_t tracker_evictions(const struct tracker *t);
-/* Bytes allocated for one jail's entries and index (for documentation and tests). */
+/* Bytes allocated for all pools' entries and indexes (for documentation and tests). */
 size_t tracker_bytes(const struct tracker *t);
-size_t tracker_stride(const struct tracker *t, int jail);
+size_t tracker_stride(const struct tracker *t, int jail, int family);
 
 /*
- * Visit the entries (dirty_only: those that got a failure since their last visit), stalest
- * first, with their remembered failure times oldest first; clears the changed flags. The
- * daemon persists failure counts with it, so a restart does not reset them.
+ * Visit the entries (dirty_only: those that got a failure since their last visit), jail by
+ * jail, IPv4 before IPv6, stalest first within each, with their remembered failure times
+ * oldest first; clears the changed flags. The daemon persists failure counts with it, so a
+ * restart does not reset them.
  */
 typedef void (*tracker_visit_fn)(void *ud, int jail, const struct ipaddr *ip, const uint32_t *times, unsigned n);
 size_t tracker_visit(struct tracker *t, bool dirty_only, tracker_visit_fn fn, void *ud);
