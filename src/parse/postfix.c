@@ -419,7 +419,7 @@ bool parse_postfix(const struct parse_opts *opt, struct event *ev)
     struct str m = ev->h.msg;
 
     /* "QID: ..." or "NOQUEUE: ..." */
-    ptrdiff_t colon = str_chr(str_sub(m, 0, 34), ':');
+    ptrdiff_t colon = str_chr_head(m, ':', 34);
     if (colon > 0 && (size_t)colon + 1 < m.len && m.p[colon + 1] == ' ') {
         struct str id = str_sub(m, 0, (size_t)colon);
         struct str r = str_from(m, (size_t)colon + 2);

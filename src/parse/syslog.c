@@ -83,11 +83,57 @@ static void stamp_remember(struct syslog_ctx *ctx, const char *p, int mon, int d
     ctx->mref = ctx->ref;
 }
 
+/* 12 bytes equal (inline: a memcmp call per line cost more than the compare) */
+static inline bool same12(const char *a, const char *b)
+{
+    uint64_t a8, b8;
+    uint32_t a4, b4;
+    memcpy(&a8, a, 8);
+    memcpy(&b8, b, 8);
+    memcpy(&a4, a + 8, 4);
+    memcpy(&b4, b + 8, 4);
+    return ((a8 ^ b8) | (a4 ^ b4)) == 0;
+}
+
+/* Up to 9 ASCII digits at p[0..avail): their value in *v, their count returned (0: none).
+ * Eight at a time (SWAR) when 8 bytes are readable: a pid loop of a compare and a branch
+ * per digit was a fifth of the envelope's cost. */
+static inline size_t digits9(const char *p, size_t avail, long *v)
+{
+    if (avail >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        /* a byte is a digit when its high nibble is 3 and (low nibble + 6) does not carry */
+        /* per byte, no carry between bytes: the low nibble + 6 reaches 16 from 10 up */
+        uint64_t nondig = (w & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL;
+        nondig |= ((w & 0x0F0F0F0F0F0F0F0FULL) + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL;
+        size_t nd = nondig ? (size_t)__builtin_ctzll(nondig) / 8 : 8;
+        if (nd < 8) {
+            if (nd == 0) { *v = 0; return 0; }
+            /* the nd digits moved to the top bytes, '0's shifted in below: eight digits
+             * with leading zeros, combined pairwise (x10, x100, x10000) */
+            unsigned sh = 8 * (unsigned)(8 - nd);
+            uint64_t d = sh ? (w << sh) | (0x3030303030303030ULL >> (64 - sh)) : w;
+            d -= 0x3030303030303030ULL;
+            d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFULL;
+            d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFULL;
+            d = (d * 10000 + (d >> 32)) & 0xFFFFFFFFULL;
+            *v = (long)d;
+            return nd;
+        }
+    }
+    long x = 0;
+    size_t k = 0, lim = avail < 9 ? avail : 9;
+    for (unsigned dg; k < lim && (dg = (unsigned)(unsigned char)p[k] - '0') <= 9; k++) x = x * 10 + (long)dg;
+    *v = x;
+    return k;
+}
+
 /* "Mon DD HH:MM:SS[.frac] " -> returns offset of the host, or 0. */
 static size_t stamp_3164(struct syslog_ctx *ctx, const char *p, size_t n, struct syslog_hdr *h, bool lazy)
 {
     if (n < 16 || p[3] != ' ') return 0;
-    if (ctx->mkey[0] && ctx->mref == ctx->ref && memcmp(p, ctx->mkey, sizeof ctx->mkey) == 0)
+    if (ctx->mkey[0] && ctx->mref == ctx->ref && same12(p, ctx->mkey))
         return stamp_cached(ctx, p, n, h);
     int mon = mwtime_month(str_make(p, 3));
     if (!mon) return 0;
@@ -210,13 +256,12 @@ static int parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h, 
     h->prog = str_make(p + ps, i - ps);
     h->pid = -1;
     if (p[i] == '[') {
-        size_t ds = ++i;
         long pid = 0;
-        size_t pe = n - i > 9 ? i + 9 : n;
-        for (unsigned dg; i < pe && (dg = (unsigned)(unsigned char)p[i] - '0') <= 9; i++)
-            pid = pid * 10 + (long)dg;
+        i++;
+        size_t nd = digits9(p + i, n - i, &pid);
+        i += nd;
         /* the ':' must lie within the program's FIELD_MAX bound too */
-        if (i == ds || i + 1 >= lim || p[i] != ']' || p[i + 1] != ':') return -1;
+        if (nd == 0 || i + 1 >= lim || p[i] != ']' || p[i + 1] != ':') return -1;
         h->pid = pid;
         i++;
     }

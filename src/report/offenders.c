@@ -372,7 +372,7 @@ bool offenders_may_count(const struct syslog_hdr *h)
     if (str_eqc(prog, "sshd") || str_eqc(prog, "sshd-session")) return true;
     /* Postfix "QID: " / "NOQUEUE: " lines: client=, removed, reject: (parse_queue_line,
      * parse_action); with another first word the line falls through to the shapes below */
-    ptrdiff_t colon = str_chr(str_sub(m, 0, 34), ':');
+    ptrdiff_t colon = str_chr_head(m, ':', 34);
     if (colon > 0 && (size_t)colon + 1 < m.len && m.p[colon + 1] == ' ') {
         struct str r = str_from(m, (size_t)colon + 2);
         if (str_startswith(r, "reject: ") || str_startswith(r, "client=") || str_eqc(r, "removed"))

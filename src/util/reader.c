@@ -121,22 +121,6 @@ static void copy_err(char *err, size_t errlen, const char *msg)
 
 /* ---- line splitting -------------------------------------------------------------------- */
 
-uint64_t lines_nl_mask64(const char *p)
-{
-#ifdef __SSE2__
-    const __m128i nl = _mm_set1_epi8('\n');
-    uint64_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), nl));
-    uint64_t m1 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), nl));
-    uint64_t m2 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), nl));
-    uint64_t m3 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), nl));
-    return m0 | m1 << 16 | m2 << 32 | m3 << 48;
-#else
-    uint64_t m = 0;
-    for (int i = 0; i < 64; i++) m |= (uint64_t)(p[i] == '\n') << i;
-    return m;
-#endif
-}
-
 size_t lines_split(const char *buf, size_t len, size_t n, size_t *starts)
 {
     if (n == 0) return 0;

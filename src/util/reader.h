@@ -27,6 +27,9 @@
 #include <stdbool.h>
 #include <time.h>
 #include "util/str.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define READER_MAX_LINE (64 * 1024)
 
@@ -113,7 +116,22 @@ struct lines_iter {
     uint64_t mask;          /* newline bits of buf[base .. base+64) not yet consumed */
 };
 
-uint64_t lines_nl_mask64(const char *p);   /* bit i set when p[i] == '\n' (p[0..64) readable) */
+/* bit i set when p[i] == '\n' (p[0..64) readable); inline: it runs twice per scanned line */
+static inline uint64_t lines_nl_mask64(const char *p)
+{
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n');
+    uint64_t m0 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), nl));
+    uint64_t m1 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), nl));
+    uint64_t m2 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), nl));
+    uint64_t m3 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), nl));
+    return m0 | m1 << 16 | m2 << 32 | m3 << 48;
+#else
+    uint64_t m = 0;
+    for (int i = 0; i < 64; i++) m |= (uint64_t)(p[i] == '\n') << i;
+    return m;
+#endif
+}
 
 static inline void lines_iter_init(struct lines_iter *it, const char *buf, size_t len, size_t pos)
 {

@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct str {
     const char *p;
@@ -68,6 +71,22 @@ ptrdiff_t str_rfind(struct str hay, const char *needle, size_t nlen);
 static inline ptrdiff_t str_findc(struct str hay, const char *needle) { return str_find(hay, needle, strlen(needle)); }
 static inline ptrdiff_t str_rfindc(struct str hay, const char *needle) { return str_rfind(hay, needle, strlen(needle)); }
 ptrdiff_t str_chr(struct str s, char c);
+/* str_chr within the first `win` (<= 48) bytes: the "QID: " colon of a Postfix message, on
+ * every line; three SSE2 compares instead of a memchr call when 48 bytes are there. */
+static inline ptrdiff_t str_chr_head(struct str s, char c, size_t win)
+{
+#ifdef __SSE2__
+    if (s.len >= 48) {
+        const __m128i v = _mm_set1_epi8(c);
+        uint64_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)s.p), v)) |
+                     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s.p + 16)), v)) << 16 |
+                     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s.p + 32)), v)) << 32;
+        m &= win >= 48 ? ~(uint64_t)0 : ((uint64_t)1 << win) - 1;
+        return m ? (ptrdiff_t)__builtin_ctzll(m) : -1;
+    }
+#endif
+    return str_chr(s.len > win ? (struct str){ s.p, win } : s, c);
+}
 ptrdiff_t str_rchr(struct str s, char c);
 struct str str_trim(struct str s);
 /* Case-insensitive (ASCII) equality. */

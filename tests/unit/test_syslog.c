@@ -40,6 +40,41 @@ static int parse(struct syslog_ctx *c, const char *p, size_t n, struct syslog_hd
 #define PARSE_OK(line) do { free(buf); buf = NULL; \
         CHECK_INT(parse(&c, line, strlen(line), &h, &buf), 0); } while (0)
 
+/* pids of every length (the SWAR digit path and its tail), short lines, bad pids */
+static void t_pids(void)
+{
+    struct syslog_ctx c = ctx_at(T_NOW);
+    struct syslog_hdr h;
+    char *buf = NULL, line[128];
+    tz("UTC");
+    long v = 0;
+    for (int nd = 1; nd <= 9; nd++) {
+        v = v * 10 + (nd % 10 ? nd % 10 : 7);          /* 1, 12, ..., 123456787 */
+        for (int tail = 0; tail < 2; tail++) {
+            snprintf(line, sizeof line, "Nov 22 21:12:07 mail p[%ld]:%s", v, tail ? " message text" : "");
+            PARSE_OK(line);
+            CHECK_INT(h.pid, v);
+            snprintf(line, sizeof line, "Nov 22 21:12:07 mail p[%0*ld]: m", nd, 0L);
+            PARSE_OK(line);
+            CHECK_INT(h.pid, 0);
+        }
+    }
+    PARSE_OK("Nov 22 21:12:07 mail p[00000042]: m");
+    CHECK_INT(h.pid, 42);
+    PARSE_OK("Nov 22 21:12:07 mail p[90817263]: m");
+    CHECK_INT(h.pid, 90817263);
+    const char *bad[] = { "Nov 22 21:12:07 mail p[1234567890]: m", "Nov 22 21:12:07 mail p[]: m",
+                          "Nov 22 21:12:07 mail p[12a]: m", "Nov 22 21:12:07 mail p[12]x m",
+                          "Nov 22 21:12:07 mail p[12", "Nov 22 21:12:07 mail p[:]: m",
+                          "Nov 22 21:12:07 mail p[/9]: m", "Nov 22 21:12:07 mail p[9\x3a]: m" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        free(buf);
+        buf = NULL;
+        CHECK_INT(parse(&c, bad[i], strlen(bad[i]), &h, &buf), -1);
+    }
+    free(buf);
+}
+
 static void t_rfc3164(void)
 {
     struct syslog_ctx c = ctx_at(T_NOW);
@@ -353,6 +388,7 @@ static void t_minute_cache(void)
 int main(void)
 {
     RUN(t_rfc3164);
+    RUN(t_pids);
     RUN(t_iso);
     RUN(t_year_rule);
     RUN(t_corpus_pairs);
