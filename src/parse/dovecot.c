@@ -23,6 +23,8 @@
 static struct str skip_level(struct str m)
 {
     static const char *const lv[] = { "Info: ", "Warning: ", "Error: ", "Debug: ", "Fatal: ", "Panic: " };
+    char c0 = m.len ? m.p[0] : 0;
+    if (c0 != 'I' && c0 != 'W' && c0 != 'E' && c0 != 'D' && c0 != 'F' && c0 != 'P') return m;  /* most: no level */
     for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++)
         if (str_startswith(m, lv[i])) return str_from(m, strlen(lv[i]));
     return m;

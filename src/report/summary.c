@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define WORKBUF 140000        /* two lines of READER_MAX_LINE plus slack */
 #define QID_SWEEP_AGE (7 * 86400)
@@ -75,18 +78,18 @@ struct chunk {
 
 /* ---------------------------------------------------------------- stats */
 
-void sm_stats_init(struct sm_stats *s)
+void sm_stats_init(struct sm_stats *s, struct arena *ar)
 {
     memset(s, 0, sizeof *s);
-    hmap_init(&s->days, sizeof(struct sm_day));
-    hmap_init(&s->recip_dom, sizeof(struct sm_rdom));
-    hmap_init(&s->sendg_dom, sizeof(struct sm_ucnt));
-    hmap_init(&s->recip_user, sizeof(struct sm_ucnt));
-    hmap_init(&s->sendg_user, sizeof(struct sm_ucnt));
-    hmap_init(&s->smtpd_dom, sizeof(struct sm_conn));
-    hmap_init(&s->hosts, sizeof(struct sm_host));
-    hmap_init(&s->nosize, sizeof(struct sm_nosize));
-    for (int i = 0; i < NT_MAX; i++) hmap_init(&s->t[i], sizeof(int64_t));
+    hmap_init_arena(&s->days, sizeof(struct sm_day), ar);
+    hmap_init_arena(&s->recip_dom, sizeof(struct sm_rdom), ar);
+    hmap_init_arena(&s->sendg_dom, sizeof(struct sm_ucnt), ar);
+    hmap_init_arena(&s->recip_user, sizeof(struct sm_ucnt), ar);
+    hmap_init_arena(&s->sendg_user, sizeof(struct sm_ucnt), ar);
+    hmap_init_arena(&s->smtpd_dom, sizeof(struct sm_conn), ar);
+    hmap_init_arena(&s->hosts, sizeof(struct sm_host), ar);
+    hmap_init_arena(&s->nosize, sizeof(struct sm_nosize), ar);
+    for (int i = 0; i < NT_MAX; i++) hmap_init_arena(&s->t[i], sizeof(int64_t), ar);
 }
 
 void sm_stats_free(struct sm_stats *s)
@@ -163,10 +166,11 @@ static void *chunk_new(void *global)
 {
     struct chunk *c = xcalloc(1, sizeof *c);
     c->s = global;
-    sm_stats_init(&c->st);
-    hmap_init(&c->q, sizeof(struct qstate));
-    hmap_init(&c->conn, sizeof(struct openconn));
-    hmap_init(&c->intern, sizeof(struct str));
+    /* the chunk's maps die with it: their nodes come from its arena */
+    sm_stats_init(&c->st, &c->ar);
+    hmap_init_arena(&c->q, sizeof(struct qstate), &c->ar);
+    hmap_init_arena(&c->conn, sizeof(struct openconn), &c->ar);
+    hmap_init_arena(&c->intern, sizeof(struct str), &c->ar);
     c->hs = INT64_MIN;
     c->w1 = xmalloc(WORKBUF);
     c->w2 = xmalloc(WORKBUF);
@@ -234,6 +238,25 @@ static const bool word_ch[256] = { W10('0'), W10('A'), W10('K'), W6('U'), W10('a
 #undef W10
 #undef W6
 
+/* The end of the [^:\s]+ run from e on (the first byte of tok_stop: ':', ' ', \t..\r). */
+static inline size_t tok_end(struct str m, size_t e)
+{
+#ifdef __SSE2__
+    const __m128i colon = _mm_set1_epi8(':'), sp = _mm_set1_epi8(' '), ht = _mm_set1_epi8('\t'),
+                  four = _mm_set1_epi8(4);
+    for (; e + 16 <= m.len; e += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(m.p + e));
+        __m128i d = _mm_sub_epi8(x, ht);                          /* \t..\r -> 0..4 */
+        __m128i ws = _mm_cmpeq_epi8(_mm_min_epu8(d, four), d);    /* d <= 4 (unsigned) */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, colon), _mm_cmpeq_epi8(x, sp)), ws);
+        unsigned mk = (unsigned)_mm_movemask_epi8(hit);
+        if (mk) return e + (unsigned)__builtin_ctz(mk);
+    }
+#endif
+    while (e < m.len && !tok_stop[(unsigned char)m.p[e]]) e++;
+    return e;
+}
+
 /* pflogsumm's program match: "postfix|NAME[/smtps|/submission]/CMD" or "postfix[-script]" */
 static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str *cmd, struct str *tok)
 {
@@ -260,8 +283,7 @@ static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str 
     struct str m = ev->h.msg;
     size_t p = 0;
     for (;;) {
-        size_t e = p;
-        while (e < m.len && !tok_stop[(unsigned char)m.p[e]]) e++;
+        size_t e = tok_end(m, p);
         if (e > p) { *tok = str_sub(m, p, e - p); return true; }
         if (alt2) return false;
         ptrdiff_t n = str_findc(str_from(m, p), ": ");
@@ -956,7 +978,7 @@ static void feed(void *state, const struct event *ev, struct str line)
         return;
     }
     if (str_eqc(cmd, "smtpd") || str_eqc(cmd, "postscreen")) {
-        if (ev->h.pid >= 0 && tok0 && all_word(tok) && str_startswith(after, ": client=")) {
+        if (ev->h.pid >= 0 && tok0 && str_startswith(after, ": client=") && all_word(tok)) {
             /* client=(.+?)(,|$) */
             struct str cl = str_from(after, 9);
             ptrdiff_t comma = cl.len > 1 ? str_chr(str_from(cl, 1), ',') : -1;
@@ -983,7 +1005,9 @@ static void feed(void *state, const struct event *ev, struct str line)
             }
             return;
         }
-        if (ev->h.pid >= 0 && tok0 && all_word(tok)) {
+        /* ": reject: ", ": reject_warning: ", ": hold: ", ": discard: " (checked first: cheap) */
+        char a2 = after.len > 2 && after.p[0] == ':' && after.p[1] == ' ' ? after.p[2] : 0;
+        if ((a2 == 'r' || a2 == 'h' || a2 == 'd') && ev->h.pid >= 0 && tok0 && all_word(tok)) {
             static const struct { const char *lead; enum sm_table t; size_t off; } acts[] = {
                 { ": reject: ", NT_REJECT, offsetof(struct sm_stats, rjctd) },
                 { ": reject_warning: ", NT_WARN, offsetof(struct sm_stats, wrnd) },
@@ -1289,7 +1313,7 @@ struct summary *summary_new(const struct summary_opts *o)
 {
     struct summary *s = xcalloc(1, sizeof *s);
     s->o = *o;
-    sm_stats_init(&s->g);
+    sm_stats_init(&s->g, NULL);
     hmap_init(&s->qids, sizeof(struct qstate));
     hmap_init(&s->conns, sizeof(struct openconn));
     hmap_init(&s->intern, sizeof(struct str));

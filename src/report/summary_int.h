@@ -83,7 +83,8 @@ struct sm_stats {
 
 struct sm_nosize { uint16_t len; char addr[254]; };
 
-void sm_stats_init(struct sm_stats *s);
+/* ar: the arena the maps' nodes come from (a chunk's), NULL for malloc'd nodes */
+void sm_stats_init(struct sm_stats *s, struct arena *ar);
 void sm_stats_free(struct sm_stats *s);
 
 struct summary {

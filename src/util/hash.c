@@ -1,6 +1,7 @@
 /* hash - see hash.h. */
 #include "util/hash.h"
 #include "util/xalloc.h"
+#include "util/arena.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,13 @@ void hmap_init(struct hmap *m, size_t valsize)
     m->tab = NULL;
     m->cap = m->count = 0;
     m->valsize = valsize;
+    m->ar = NULL;
+}
+
+void hmap_init_arena(struct hmap *m, size_t valsize, struct arena *ar)
+{
+    hmap_init(m, valsize);
+    m->ar = ar;
 }
 
 /* The table's hash: eight bytes per step (str_hash's byte-wise FNV was a tenth of the time
@@ -102,13 +110,18 @@ void *hmap_put(struct hmap *m, struct str key, bool *isnew)
         return node_val(m->tab[i]);
     }
     size_t voff = (offsetof(struct hmap_node, key) + key.len + 1 + 15) & ~(size_t)15;
-    struct hmap_node *n = xmalloc(voff + m->valsize);
+    struct hmap_node *n;
+    if (m->ar) {
+        n = arena_alloc(m->ar, voff + m->valsize);      /* zeroed */
+    } else {
+        n = xmalloc(voff + m->valsize);
+        memset((char *)n + voff, 0, m->valsize);
+    }
     n->hash = h;
     n->klen = key.len;
     n->voff = voff;
     if (key.len) memcpy(n->key, key.p, key.len);
     n->key[key.len] = 0;
-    memset(node_val(n), 0, m->valsize);
     m->tab[i] = n;
     m->count++;
     if (isnew) *isnew = true;
@@ -120,7 +133,7 @@ bool hmap_del(struct hmap *m, struct str key)
     if (!m->count) return false;
     size_t mask = m->cap - 1, i = find_slot(m, key, hkey(key));
     if (!m->tab[i]) return false;
-    free(m->tab[i]);
+    if (!m->ar) free(m->tab[i]);
     m->tab[i] = NULL;
     m->count--;
     /* backward-shift: move later members of the probe run into the hole */
@@ -154,7 +167,8 @@ bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val)
 
 void hmap_free(struct hmap *m)
 {
-    for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
+    if (!m->ar)
+        for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
     free(m->tab);
     m->tab = NULL;
     m->cap = m->count = 0;
