@@ -230,6 +230,13 @@ static void col_add(struct chunk *c, int col, struct str host)
     }
 }
 
+/* Bytes of s before the first c (all of s when there is none). */
+static inline size_t span_to(struct str s, char c)
+{
+    const char *q = s.len ? memchr(s.p, c, s.len) : NULL;
+    return q ? (size_t)(q - s.p) : s.len;
+}
+
 /* [:\s] and \w as byte tables (these loops run over every Postfix line) */
 static const bool tok_stop[256] = { [':'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['\f'] = 1, ['\v'] = 1 };
 #define W10(c) [c] = 1, [c + 1] = 1, [c + 2] = 1, [c + 3] = 1, [c + 4] = 1, [c + 5] = 1, [c + 6] = 1, [c + 7] = 1, [c + 8] = 1, [c + 9] = 1
@@ -305,6 +312,9 @@ static struct str addr_norm(const struct summary *s, struct str a, char *out)
     if (a.len > 4096) a.len = 4096;
     ptrdiff_t at = s->o.ignore_case ? 0 : str_chr(a, '@');
     if (at < 0 || (!s->o.ignore_case && (size_t)at + 1 >= a.len)) return a;
+    size_t u = (size_t)at;
+    while (u < a.len && !(a.p[u] >= 'A' && a.p[u] <= 'Z')) u++;
+    if (u == a.len) return a;                     /* nothing to lower-case: no copy */
     for (size_t i = 0; i < a.len; i++) {
         char ch = a.p[i];
         out[i] = ((size_t)at <= i && ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
@@ -399,6 +409,16 @@ static bool is_loopback(const struct ipaddr *a)
     return false;
 }
 
+/* A cheap necessary condition for "pf_name_addr(s) names a loopback address": the address
+ * pf_name_addr reads lies within the first 322 bytes and before the first ']'; an IPv4
+ * loopback address is written "127." (no leading zeros), anything else needs a ':'. */
+static bool may_be_loopback(struct str s)
+{
+    if (s.len > 322) s.len = 322;
+    s.len = span_to(s, ']');
+    return memchr(s.p, ':', s.len) || str_findc(s, "127.") >= 0;
+}
+
 /* ---- per-line work ---- */
 
 static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, struct str m, size_t off)
@@ -411,7 +431,7 @@ static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, s
         ptrdiff_t p = str_startswith(str_from(m, off), "from=<") ? 0 : str_findc(str_from(m, off), "from=<");
         if (p < 0) return false;
         size_t a = off + (size_t)p + 6, e = a;
-        while (e < m.len && m.p[e] != '>') e++;
+        e = a + span_to(str_from(m, a), '>');
         off = a;
         if (e >= m.len || !str_startswith(str_from(m, e), ">, size=")) continue;
         uint64_t v;
@@ -453,19 +473,18 @@ static bool feed_delivery(struct chunk *c, const struct event *ev, struct str cm
         if (p < 0) return false;
         size_t i = off + (size_t)p + 4, e = i;
         off = i;
-        while (e < m.len && m.p[e] != '>') e++;
+        e = i + span_to(str_from(m, i), '>');
         if (e >= m.len || !str_startswith(str_from(m, e), ">, ")) continue;
         addr = str_sub(m, i, e - i);
         i = e + 3;
         if (str_startswith(str_from(m, i), "orig_to=<")) {
             size_t k = i + 9;
-            while (k < m.len && m.p[k] != '>') k++;
+            k += span_to(str_from(m, k), '>');
             if (str_startswith(str_from(m, k), ">, ")) i = k + 3;
         }
 #define FIELD(name, out, opt) do { \
             if (str_startswith(str_from(m, i), name)) { \
-                size_t a_ = i + strlen(name), k_ = a_; \
-                while (k_ < m.len && m.p[k_] != ',') k_++; \
+                size_t a_ = i + strlen(name), k_ = a_ + span_to(str_from(m, a_), ','); \
                 if (k_ > a_ && str_startswith(str_from(m, k_), ", ")) { out = str_sub(m, a_, k_ - a_); i = k_ + 2; } \
                 else if (!(opt)) goto next; \
             } else if (!(opt)) goto next; \
@@ -997,7 +1016,8 @@ static void feed(void *state, const struct event *ev, struct str line)
             struct str cn;
             struct ipaddr ca;
             size_t used;
-            if (pf_name_addr(str_from(after, 9), &cn, &ca, &used) && is_loopback(&ca)) {
+            if (may_be_loopback(str_from(after, 9)) && pf_name_addr(str_from(after, 9), &cn, &ca, &used) &&
+                is_loopback(&ca)) {
                 qs->flags |= Q_RCOUNT;
                 qs->rhour = (int8_t)c->hour;
                 qs->rday = c->day;

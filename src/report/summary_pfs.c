@@ -407,13 +407,15 @@ bool pfs_reject_detail(struct str line, bool verbose, bool icase, char *buf, siz
         };
         int which = -1;
         for (int k = 0; k < 4 && which < 0; k++) {
+            /* "\d{3} TEXT;" anywhere: find TEXT, then check around it */
             size_t n = strlen(special[k]);
-            for (size_t i = 0; i + 4 + n < reas.len + 1; i++) {
-                if (is_d3(reas, i) && reas.p[i + 3] == ' ' && i + 4 + n < reas.len &&
-                    memcmp(reas.p + i + 4, special[k], n) == 0 && reas.p[i + 4 + n] == ';') {
+            for (size_t fi = 4; fi < reas.len && which < 0;) {
+                ptrdiff_t j = str_find(str_from(reas, fi), special[k], n);
+                if (j < 0) break;
+                size_t at = fi + (size_t)j;          /* TEXT starts here: at >= 4 */
+                if (is_d3(reas, at - 4) && reas.p[at - 1] == ' ' && at + n < reas.len && reas.p[at + n] == ';')
                     which = k;
-                    break;
-                }
+                fi = at + 1;
             }
         }
         if (which == 0) {

@@ -65,13 +65,29 @@ static inline uint64_t hkey(struct str k)
     return hmix(h ^ w);
 }
 
+/* Key bytes equal (n bytes each): inline, as the hash already matched and keys are short. */
+static inline uint64_t ld8(const char *p) { uint64_t x; memcpy(&x, p, 8); return x; }
+static inline uint32_t ld4(const char *p) { uint32_t x; memcpy(&x, p, 4); return x; }
+static inline bool keq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (ld8(a + i) != ld8(b + i)) return false;
+        return ld8(a + n - 8) == ld8(b + n - 8);          /* the last 8 (may overlap) */
+    }
+    if (n >= 4) return ld4(a) == ld4(b) && ld4(a + n - 4) == ld4(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 static size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
         struct hmap_node *n = m->tab[i];
         if (!n) return i;
-        if (n->hash == h && n->klen == key.len && (key.len == 0 || memcmp(n->key, key.p, key.len) == 0))
+        if (n->hash == h && n->klen == key.len && keq(n->key, key.p, key.len))
             return i;
         i = (i + 1) & mask;
     }
