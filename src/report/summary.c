@@ -306,15 +306,29 @@ static bool all_word(struct str s)
     return s.len > 0;
 }
 
+/* Does s hold a byte in 'A'..'Z'? Eight bytes per step (Bit Twiddling Hacks' hasbetween:
+ * exact for bytes < 0x80; a byte >= 0x80 is never flagged, as it must not be). */
+static bool has_upper(struct str s)
+{
+    const uint64_t ones = ~(uint64_t)0 / 255, c127 = ones * 127, hi = ones * 128;
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s.p + i, 8);
+        if (((ones * (127 + 'Z' + 1) - (x & c127)) & ~x & ((x & c127) + ones * (127 - ('A' - 1))) & hi)) return true;
+    }
+    for (; i < s.len; i++)
+        if (s.p[i] >= 'A' && s.p[i] <= 'Z') return true;
+    return false;
+}
+
 /* s/(@.+)/\L$1/ (or lc() with --ignore-case) into out */
 static struct str addr_norm(const struct summary *s, struct str a, char *out)
 {
     if (a.len > 4096) a.len = 4096;
     ptrdiff_t at = s->o.ignore_case ? 0 : str_chr(a, '@');
     if (at < 0 || (!s->o.ignore_case && (size_t)at + 1 >= a.len)) return a;
-    size_t u = (size_t)at;
-    while (u < a.len && !(a.p[u] >= 'A' && a.p[u] <= 'Z')) u++;
-    if (u == a.len) return a;                     /* nothing to lower-case: no copy */
+    if (!has_upper(str_from(a, (size_t)at))) return a;     /* nothing to lower-case: no copy */
     for (size_t i = 0; i < a.len; i++) {
         char ch = a.p[i];
         out[i] = ((size_t)at <= i && ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
