@@ -1489,21 +1489,53 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
     return rows;
 }
 
-struct sm_row *sm_children(const struct hmap *m, struct str prefix, size_t *np, bool *leaf)
+static int nkv_cmp(const void *a, const void *b)
+{
+    return cmp_bytes(((const struct sm_nkv *)a)->k, ((const struct sm_nkv *)b)->k);
+}
+
+void sm_nest_init(struct sm_nest *x, const struct hmap *m)
+{
+    x->n = hmap_count(m);
+    x->e = xmalloc((x->n ? x->n : 1) * sizeof *x->e);
+    size_t it = 0, i = 0;
+    struct str k;
+    void *v;
+    while (hmap_next(m, &it, &k, &v) && i < x->n) {
+        x->e[i].k = k;
+        x->e[i++].v = *(int64_t *)v;
+    }
+    x->n = i;
+    qsort(x->e, x->n, sizeof *x->e, nkv_cmp);
+}
+
+void sm_nest_free(struct sm_nest *x)
+{
+    free(x->e);
+    x->e = NULL;
+    x->n = 0;
+}
+
+struct sm_row *sm_children(const struct sm_nest *x, struct str prefix, size_t *np, bool *leaf)
 {
     struct hmap tmp;
     hmap_init(&tmp, sizeof(int64_t));
-    size_t it = 0;
-    struct str k;
-    void *v;
     *leaf = true;
-    while (hmap_next(m, &it, &k, &v)) {
-        if (k.len < prefix.len || (prefix.len && memcmp(k.p, prefix.p, prefix.len) != 0)) continue;
+    /* the first key >= prefix: every key that starts with prefix follows it in one run */
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_bytes(x->e[mid].k, prefix) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < x->n; i++) {
+        struct str k = x->e[i].k;
+        if (k.len < prefix.len || (prefix.len && memcmp(k.p, prefix.p, prefix.len) != 0)) break;
         struct str rest = str_from(k, prefix.len);
         ptrdiff_t sep = str_chr(rest, SM_SEP);
         if (sep >= 0) { *leaf = false; rest = str_sub(rest, 0, (size_t)sep); }
         int64_t *c = hmap_put(&tmp, rest, NULL);
-        *c += *(int64_t *)v;
+        *c += x->e[i].v;
     }
     struct sm_row *rows = sm_rows(&tmp, *leaf ? SORT_CNT_HOST : SORT_KEY, np);
     for (size_t i = 0; i < *np; i++) rows[i].val = NULL;
