@@ -213,8 +213,34 @@ static int parse(struct syslog_ctx *ctx, struct str line, struct syslog_hdr *h, 
         size_t ds = ++i;
         long pid = 0;
         size_t pe = n - i > 9 ? i + 9 : n;
-        for (unsigned dg; i < pe && (dg = (unsigned)(unsigned char)p[i] - '0') <= 9; i++)
-            pid = pid * 10 + (long)dg;
+        if (n - i >= 8) {
+            /* up to 8 digits at once: the run's length from a mask of the non-digit bytes
+             * (computed on 7-bit values, so no carry crosses a byte), its value by the usual
+             * multiply-and-shift steps (first digit in the lowest byte) */
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            uint64_t x = w & 0x7F7F7F7F7F7F7F7FULL;
+            uint64_t bad = (w | (x + 0x4646464646464646ULL) | ~(x + 0x5050505050505050ULL)) &
+                           0x8080808080808080ULL;
+            unsigned nd = bad ? (unsigned)__builtin_ctzll(bad) / 8 : 8;
+            if (nd) {
+                /* the digits' values (no borrow: the bytes below each are digits), moved to
+                 * the top so that the bytes below them read as leading zeros */
+                uint64_t v = (w - 0x3030303030303030ULL) << (8 * (8 - nd));
+                v = ((v * 2561) >> 8) & 0x00FF00FF00FF00FFULL;
+                v = ((v * 6553601) >> 16) & 0x0000FFFF0000FFFFULL;
+                v = (v * 42949672960001ULL) >> 32;
+                pid = (long)v;
+                i += nd;
+            }
+            if (nd == 8 && i < pe && (unsigned)(unsigned char)p[i] - '0' <= 9) {   /* a ninth */
+                pid = pid * 10 + (p[i] - '0');
+                i++;
+            }
+        } else {
+            for (unsigned dg; i < pe && (dg = (unsigned)(unsigned char)p[i] - '0') <= 9; i++)
+                pid = pid * 10 + (long)dg;
+        }
         /* the ':' must lie within the program's FIELD_MAX bound too */
         if (i == ds || i + 1 >= lim || p[i] != ']' || p[i + 1] != ':') return -1;
         h->pid = pid;
