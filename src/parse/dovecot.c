@@ -23,6 +23,8 @@
 static struct str skip_level(struct str m)
 {
     static const char *const lv[] = { "Info: ", "Warning: ", "Error: ", "Debug: ", "Fatal: ", "Panic: " };
+    char c0 = m.len ? m.p[0] : 0;
+    if (c0 != 'I' && c0 != 'W' && c0 != 'E' && c0 != 'D' && c0 != 'F' && c0 != 'P') return m;  /* most: no level */
     for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++)
         if (str_startswith(m, lv[i])) return str_from(m, strlen(lv[i]));
     return m;
@@ -321,8 +323,16 @@ bool parse_dovecot(const struct parse_opts *opt, struct event *ev)
             return true;
         }
         struct str r = str_from(m, i + 1);
-        ptrdiff_t cl = str_findc(r, "): ");
-        ptrdiff_t cl2 = str_findc(r, ")<");
+        /* cl: the first "): ", cl2: the first ")<" (-1: none), in one walk over the ')'s.
+         * A worker needs cl; otherwise the one found first decides (the other stays -1). */
+        ptrdiff_t cl = -1, cl2 = -1;
+        for (const char *q = memchr(r.p, ')', r.len); q; ) {
+            size_t at = (size_t)(q - r.p);
+            if (cl < 0 && at + 2 < r.len && q[1] == ':' && q[2] == ' ') cl = (ptrdiff_t)at;
+            if (cl2 < 0 && at + 1 < r.len && q[1] == '<') cl2 = (ptrdiff_t)at;
+            if (worker ? cl >= 0 : (cl >= 0 || cl2 >= 0)) break;
+            q = at + 1 < r.len ? memchr(q + 1, ')', r.len - at - 1) : NULL;
+        }
         if (worker && cl >= 0) return parse_auth(skip_level(str_from(r, (size_t)cl + 3)), ev);
         size_t uend;
         struct str after;

@@ -98,6 +98,12 @@ static bool ps_addr_port(struct str s, struct ipaddr *addr, int *port, size_t *u
 size_t pf_angle(struct str s, struct str *inner)
 {
     if (!s.len || s.p[0] != '<') return 0;
+    /* the common case: no quote before the first '>' (that '>' ends the token) */
+    const char *gt = memchr(s.p + 1, '>', s.len - 1);
+    if (gt && !memchr(s.p + 1, '"', (size_t)(gt - s.p) - 1)) {
+        *inner = str_sub(s, 1, (size_t)(gt - s.p) - 1);
+        return (size_t)(gt - s.p) + 1;
+    }
     bool q = false;
     for (size_t i = 1; i < s.len; i++) {
         char c = s.p[i];

@@ -50,7 +50,10 @@ static inline void feed_line(struct feeder *fd, struct chunk_stats *cs, void *st
     if (c->want_line && !c->want_line(c->global, line)) return;
     struct event ev;
     if (c->envelope_only) {
-        memset(&ev, 0, offsetof(struct event, f));
+        /* only the envelope is promised (scan.h): the rest of the event stays unwritten */
+        memset(&ev.h, 0, sizeof ev.h);
+        ev.src = SRC_NONE;
+        ev.kind = EV_OTHER;
         ev.port = -1;
         if (syslog_parse(&fd->sctx, line, &ev.h) < 0) {
             if (line.len) cs->unparsed++;

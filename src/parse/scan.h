@@ -61,8 +61,8 @@ struct scan_consumer {
      * scan_run), NULL/0 for a stream or the journal. */
     void (*file_begin)(void *global, size_t idx, const char *path, const char *map, size_t len);
     /* Optional: only the syslog envelope is parsed before feed(): ev->h is set (time
-     * included), ev->kind is EV_OTHER, ev->src SRC_NONE, ev->f is NOT initialised and
-     * parse.kinds is not applied; the consumer calls parse_message() on a copy where it
+     * included), ev->kind is EV_OTHER, ev->src SRC_NONE, ev->port -1; every other field is
+     * NOT initialised and parse.kinds is not applied; the consumer calls parse_message() on a copy where it
      * needs the kind (summary: most lines need only the envelope, and full parsing is the
      * larger part of the time per line). */
     bool envelope_only;

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define WORKBUF 140000        /* two lines of READER_MAX_LINE plus slack */
 #define QID_SWEEP_AGE (7 * 86400)
@@ -75,18 +78,18 @@ struct chunk {
 
 /* ---------------------------------------------------------------- stats */
 
-void sm_stats_init(struct sm_stats *s)
+void sm_stats_init(struct sm_stats *s, struct arena *ar)
 {
     memset(s, 0, sizeof *s);
-    hmap_init(&s->days, sizeof(struct sm_day));
-    hmap_init(&s->recip_dom, sizeof(struct sm_rdom));
-    hmap_init(&s->sendg_dom, sizeof(struct sm_ucnt));
-    hmap_init(&s->recip_user, sizeof(struct sm_ucnt));
-    hmap_init(&s->sendg_user, sizeof(struct sm_ucnt));
-    hmap_init(&s->smtpd_dom, sizeof(struct sm_conn));
-    hmap_init(&s->hosts, sizeof(struct sm_host));
-    hmap_init(&s->nosize, sizeof(struct sm_nosize));
-    for (int i = 0; i < NT_MAX; i++) hmap_init(&s->t[i], sizeof(int64_t));
+    hmap_init_arena(&s->days, sizeof(struct sm_day), ar);
+    hmap_init_arena(&s->recip_dom, sizeof(struct sm_rdom), ar);
+    hmap_init_arena(&s->sendg_dom, sizeof(struct sm_ucnt), ar);
+    hmap_init_arena(&s->recip_user, sizeof(struct sm_ucnt), ar);
+    hmap_init_arena(&s->sendg_user, sizeof(struct sm_ucnt), ar);
+    hmap_init_arena(&s->smtpd_dom, sizeof(struct sm_conn), ar);
+    hmap_init_arena(&s->hosts, sizeof(struct sm_host), ar);
+    hmap_init_arena(&s->nosize, sizeof(struct sm_nosize), ar);
+    for (int i = 0; i < NT_MAX; i++) hmap_init_arena(&s->t[i], sizeof(int64_t), ar);
 }
 
 void sm_stats_free(struct sm_stats *s)
@@ -163,10 +166,11 @@ static void *chunk_new(void *global)
 {
     struct chunk *c = xcalloc(1, sizeof *c);
     c->s = global;
-    sm_stats_init(&c->st);
-    hmap_init(&c->q, sizeof(struct qstate));
-    hmap_init(&c->conn, sizeof(struct openconn));
-    hmap_init(&c->intern, sizeof(struct str));
+    /* the chunk's maps die with it: their nodes come from its arena */
+    sm_stats_init(&c->st, &c->ar);
+    hmap_init_arena(&c->q, sizeof(struct qstate), &c->ar);
+    hmap_init_arena(&c->conn, sizeof(struct openconn), &c->ar);
+    hmap_init_arena(&c->intern, sizeof(struct str), &c->ar);
     c->hs = INT64_MIN;
     c->w1 = xmalloc(WORKBUF);
     c->w2 = xmalloc(WORKBUF);
@@ -226,6 +230,13 @@ static void col_add(struct chunk *c, int col, struct str host)
     }
 }
 
+/* Bytes of s before the first c (all of s when there is none). */
+static inline size_t span_to(struct str s, char c)
+{
+    const char *q = s.len ? memchr(s.p, c, s.len) : NULL;
+    return q ? (size_t)(q - s.p) : s.len;
+}
+
 /* [:\s] and \w as byte tables (these loops run over every Postfix line) */
 static const bool tok_stop[256] = { [':'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['\f'] = 1, ['\v'] = 1 };
 #define W10(c) [c] = 1, [c + 1] = 1, [c + 2] = 1, [c + 3] = 1, [c + 4] = 1, [c + 5] = 1, [c + 6] = 1, [c + 7] = 1, [c + 8] = 1, [c + 9] = 1
@@ -233,6 +244,25 @@ static const bool tok_stop[256] = { [':'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1
 static const bool word_ch[256] = { W10('0'), W10('A'), W10('K'), W6('U'), W10('a'), W10('k'), W6('u'), ['_'] = 1 };
 #undef W10
 #undef W6
+
+/* The end of the [^:\s]+ run from e on (the first byte of tok_stop: ':', ' ', \t..\r). */
+static inline size_t tok_end(struct str m, size_t e)
+{
+#ifdef __SSE2__
+    const __m128i colon = _mm_set1_epi8(':'), sp = _mm_set1_epi8(' '), ht = _mm_set1_epi8('\t'),
+                  four = _mm_set1_epi8(4);
+    for (; e + 16 <= m.len; e += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(m.p + e));
+        __m128i d = _mm_sub_epi8(x, ht);                          /* \t..\r -> 0..4 */
+        __m128i ws = _mm_cmpeq_epi8(_mm_min_epu8(d, four), d);    /* d <= 4 (unsigned) */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, colon), _mm_cmpeq_epi8(x, sp)), ws);
+        unsigned mk = (unsigned)_mm_movemask_epi8(hit);
+        if (mk) return e + (unsigned)__builtin_ctz(mk);
+    }
+#endif
+    while (e < m.len && !tok_stop[(unsigned char)m.p[e]]) e++;
+    return e;
+}
 
 /* pflogsumm's program match: "postfix|NAME[/smtps|/submission]/CMD" or "postfix[-script]" */
 static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str *cmd, struct str *tok)
@@ -260,8 +290,7 @@ static bool pfs_cmd(const struct summary *s, const struct event *ev, struct str 
     struct str m = ev->h.msg;
     size_t p = 0;
     for (;;) {
-        size_t e = p;
-        while (e < m.len && !tok_stop[(unsigned char)m.p[e]]) e++;
+        size_t e = tok_end(m, p);
         if (e > p) { *tok = str_sub(m, p, e - p); return true; }
         if (alt2) return false;
         ptrdiff_t n = str_findc(str_from(m, p), ": ");
@@ -277,12 +306,29 @@ static bool all_word(struct str s)
     return s.len > 0;
 }
 
+/* Does s hold a byte in 'A'..'Z'? Eight bytes per step (Bit Twiddling Hacks' hasbetween:
+ * exact for bytes < 0x80; a byte >= 0x80 is never flagged, as it must not be). */
+static bool has_upper(struct str s)
+{
+    const uint64_t ones = ~(uint64_t)0 / 255, c127 = ones * 127, hi = ones * 128;
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s.p + i, 8);
+        if (((ones * (127 + 'Z' + 1) - (x & c127)) & ~x & ((x & c127) + ones * (127 - ('A' - 1))) & hi)) return true;
+    }
+    for (; i < s.len; i++)
+        if (s.p[i] >= 'A' && s.p[i] <= 'Z') return true;
+    return false;
+}
+
 /* s/(@.+)/\L$1/ (or lc() with --ignore-case) into out */
 static struct str addr_norm(const struct summary *s, struct str a, char *out)
 {
     if (a.len > 4096) a.len = 4096;
     ptrdiff_t at = s->o.ignore_case ? 0 : str_chr(a, '@');
     if (at < 0 || (!s->o.ignore_case && (size_t)at + 1 >= a.len)) return a;
+    if (!has_upper(str_from(a, (size_t)at))) return a;     /* nothing to lower-case: no copy */
     for (size_t i = 0; i < a.len; i++) {
         char ch = a.p[i];
         out[i] = ((size_t)at <= i && ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
@@ -377,6 +423,16 @@ static bool is_loopback(const struct ipaddr *a)
     return false;
 }
 
+/* A cheap necessary condition for "pf_name_addr(s) names a loopback address": the address
+ * pf_name_addr reads lies within the first 322 bytes and before the first ']'; an IPv4
+ * loopback address is written "127." (no leading zeros), anything else needs a ':'. */
+static bool may_be_loopback(struct str s)
+{
+    if (s.len > 322) s.len = 322;
+    s.len = span_to(s, ']');
+    return memchr(s.p, ':', s.len) || str_findc(s, "127.") >= 0;
+}
+
 /* ---- per-line work ---- */
 
 static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, struct str m, size_t off)
@@ -389,7 +445,7 @@ static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, s
         ptrdiff_t p = str_startswith(str_from(m, off), "from=<") ? 0 : str_findc(str_from(m, off), "from=<");
         if (p < 0) return false;
         size_t a = off + (size_t)p + 6, e = a;
-        while (e < m.len && m.p[e] != '>') e++;
+        e = a + span_to(str_from(m, a), '>');
         off = a;
         if (e >= m.len || !str_startswith(str_from(m, e), ">, size=")) continue;
         uint64_t v;
@@ -431,19 +487,18 @@ static bool feed_delivery(struct chunk *c, const struct event *ev, struct str cm
         if (p < 0) return false;
         size_t i = off + (size_t)p + 4, e = i;
         off = i;
-        while (e < m.len && m.p[e] != '>') e++;
+        e = i + span_to(str_from(m, i), '>');
         if (e >= m.len || !str_startswith(str_from(m, e), ">, ")) continue;
         addr = str_sub(m, i, e - i);
         i = e + 3;
         if (str_startswith(str_from(m, i), "orig_to=<")) {
             size_t k = i + 9;
-            while (k < m.len && m.p[k] != '>') k++;
+            k += span_to(str_from(m, k), '>');
             if (str_startswith(str_from(m, k), ">, ")) i = k + 3;
         }
 #define FIELD(name, out, opt) do { \
             if (str_startswith(str_from(m, i), name)) { \
-                size_t a_ = i + strlen(name), k_ = a_; \
-                while (k_ < m.len && m.p[k_] != ',') k_++; \
+                size_t a_ = i + strlen(name), k_ = a_ + span_to(str_from(m, a_), ','); \
                 if (k_ > a_ && str_startswith(str_from(m, k_), ", ")) { out = str_sub(m, a_, k_ - a_); i = k_ + 2; } \
                 else if (!(opt)) goto next; \
             } else if (!(opt)) goto next; \
@@ -874,6 +929,35 @@ static const struct event *full_event(const struct event *ev, struct event *full
     return full;
 }
 
+/* The Postfix daemon names and first tokens feed() tells apart, each classified once per
+ * line (a chain of string compares per line was a tenth of the work). */
+enum pcmd { PC_OTHER, PC_SMTPD, PC_POSTSCREEN, PC_CLEANUP, PC_MASTER, PC_PICKUP, PC_SMTP };
+enum ptok { PT_OTHER, PT_WARNING, PT_FATAL, PT_PANIC, PT_REJECT, PT_REJECT_WARNING, PT_HOLD, PT_DISCARD };
+
+static enum pcmd cmd_class(struct str c)
+{
+    switch (c.len) {
+    case 4: return str_eqc(c, "smtp") ? PC_SMTP : PC_OTHER;
+    case 5: return str_eqc(c, "smtpd") ? PC_SMTPD : PC_OTHER;
+    case 6: return str_eqc(c, "master") ? PC_MASTER : str_eqc(c, "pickup") ? PC_PICKUP : PC_OTHER;
+    case 7: return str_eqc(c, "cleanup") ? PC_CLEANUP : PC_OTHER;
+    case 10: return str_eqc(c, "postscreen") ? PC_POSTSCREEN : PC_OTHER;
+    default: return PC_OTHER;
+    }
+}
+
+static enum ptok tok_class(struct str t)
+{
+    switch (t.len) {
+    case 4: return str_eqc(t, "hold") ? PT_HOLD : PT_OTHER;
+    case 5: return str_eqc(t, "fatal") ? PT_FATAL : str_eqc(t, "panic") ? PT_PANIC : PT_OTHER;
+    case 6: return str_eqc(t, "reject") ? PT_REJECT : PT_OTHER;
+    case 7: return str_eqc(t, "warning") ? PT_WARNING : str_eqc(t, "discard") ? PT_DISCARD : PT_OTHER;
+    case 14: return str_eqc(t, "reject_warning") ? PT_REJECT_WARNING : PT_OTHER;
+    default: return PT_OTHER;
+    }
+}
+
 static void feed(void *state, const struct event *ev, struct str line)
 {
     struct chunk *c = state;
@@ -904,26 +988,28 @@ static void feed(void *state, const struct event *ev, struct str line)
         h->lines++;
     }
     c->dayrow->pflines++;
+    enum pcmd pc = cmd_class(cmd);
+    enum ptok pt = tok_class(tok);
     struct str m = ev->h.msg;
     bool tok0 = tok.p == m.p;
     struct str after = tok0 ? str_from(m, tok.len) : STR_NULL;
     /* lines whose figures beyond pflogsumm need the full line model */
     bool need = false;
-    if (str_eqc(cmd, "postscreen")) {
+    if (pc == PC_POSTSCREEN) {
         /* the frequent events are counted here, the rest from the line model */
         if (str_startswith(m, "CONNECT from [")) c->st.ps_connect++;
         else if (str_startswith(m, "PASS NEW [")) c->st.ps_pass_new++;
         else if (str_startswith(m, "PASS OLD [")) c->st.ps_pass_old++;
         else if (str_startswith(m, "ALLOWLISTED [") || str_startswith(m, "WHITELISTED [")) c->st.ps_allow++;
         else need = true;
-    } else if (str_eqc(cmd, "smtpd")) {
+    } else if (pc == PC_SMTPD) {
         if (str_startswith(m, "connect from ") && str_endswith(ev->h.prog, "/smtpd")) {
             /* "connect from name[addr]": IPv6 when the brackets hold a ':' */
             ptrdiff_t b = str_rchr(m, '[');
             c->st.smtpd_connects++;
             if (b > 0 && str_chr(str_from(m, (size_t)b), ':') >= 0) c->st.smtpd_connects_v6++;
         } else {
-            need = str_eqc(tok, "warning") || tls_word(tok) ||
+            need = pt == PT_WARNING || tls_word(tok) ||
                    (str_startswith(after, ": client=") && str_findc(after, "sasl_username=") >= 0);
         }
     }
@@ -936,8 +1022,8 @@ static void feed(void *state, const struct event *ev, struct str line)
     /* logRmdr: "prog[pid]: msg" */
     struct str logrmdr = { ev->h.prog.p, (size_t)(line.p + line.len - ev->h.prog.p) };
 
-    if (str_eqc(cmd, "cleanup") && ev->h.pid >= 0 && feed_cleanup(c, ev, m)) return;
-    if (str_eqc(tok, "warning") || str_eqc(tok, "fatal") || str_eqc(tok, "panic")) {
+    if (pc == PC_CLEANUP && ev->h.pid >= 0 && feed_cleanup(c, ev, m)) return;
+    if (pt == PT_WARNING || pt == PT_FATAL || pt == PT_PANIC) {
         const char *lead = tok.p[0] == 'w' ? "warning: " : tok.p[0] == 'f' ? "fatal: " : "panic: ";
         enum sm_table t = tok.p[0] == 'w' ? NT_WARNING : tok.p[0] == 'f' ? NT_FATAL : NT_PANIC;
         ptrdiff_t p = str_rfindc(m, lead);
@@ -946,17 +1032,17 @@ static void feed(void *state, const struct event *ev, struct str line)
         tadd2(&c->st, t, cmd, r, 1);
         return;
     }
-    if (str_eqc(tok, "reject")) { feed_reject(c, ev, NT_REJECT, &c->st.rjctd, logrmdr); return; }
-    if (str_eqc(tok, "reject_warning")) { feed_reject(c, ev, NT_WARN, &c->st.wrnd, logrmdr); return; }
-    if (str_eqc(tok, "hold")) { feed_reject(c, ev, NT_HOLD, &c->st.hld, logrmdr); return; }
-    if (str_eqc(tok, "discard")) { feed_reject(c, ev, NT_DISCARD, &c->st.dscrdd, logrmdr); return; }
-    if (str_eqc(cmd, "master")) {
+    if (pt == PT_REJECT) { feed_reject(c, ev, NT_REJECT, &c->st.rjctd, logrmdr); return; }
+    if (pt == PT_REJECT_WARNING) { feed_reject(c, ev, NT_WARN, &c->st.wrnd, logrmdr); return; }
+    if (pt == PT_HOLD) { feed_reject(c, ev, NT_HOLD, &c->st.hld, logrmdr); return; }
+    if (pt == PT_DISCARD) { feed_reject(c, ev, NT_DISCARD, &c->st.dscrdd, logrmdr); return; }
+    if (pc == PC_MASTER) {
         ptrdiff_t p = str_rfindc(m, ": ");
         tadd(&c->st, NT_MASTER, p >= 0 ? str_from(m, (size_t)p + 2) : m, 1);
         return;
     }
-    if (str_eqc(cmd, "smtpd") || str_eqc(cmd, "postscreen")) {
-        if (ev->h.pid >= 0 && tok0 && all_word(tok) && str_startswith(after, ": client=")) {
+    if (pc == PC_SMTPD || pc == PC_POSTSCREEN) {
+        if (ev->h.pid >= 0 && tok0 && str_startswith(after, ": client=") && all_word(tok)) {
             /* client=(.+?)(,|$) */
             struct str cl = str_from(after, 9);
             ptrdiff_t comma = cl.len > 1 ? str_chr(str_from(cl, 1), ',') : -1;
@@ -975,7 +1061,8 @@ static void feed(void *state, const struct event *ev, struct str line)
             struct str cn;
             struct ipaddr ca;
             size_t used;
-            if (pf_name_addr(str_from(after, 9), &cn, &ca, &used) && is_loopback(&ca)) {
+            if (may_be_loopback(str_from(after, 9)) && pf_name_addr(str_from(after, 9), &cn, &ca, &used) &&
+                is_loopback(&ca)) {
                 qs->flags |= Q_RCOUNT;
                 qs->rhour = (int8_t)c->hour;
                 qs->rday = c->day;
@@ -983,7 +1070,9 @@ static void feed(void *state, const struct event *ev, struct str line)
             }
             return;
         }
-        if (ev->h.pid >= 0 && tok0 && all_word(tok)) {
+        /* ": reject: ", ": reject_warning: ", ": hold: ", ": discard: " (checked first: cheap) */
+        char a2 = after.len > 2 && after.p[0] == ':' && after.p[1] == ' ' ? after.p[2] : 0;
+        if ((a2 == 'r' || a2 == 'h' || a2 == 'd') && ev->h.pid >= 0 && tok0 && all_word(tok)) {
             static const struct { const char *lead; enum sm_table t; size_t off; } acts[] = {
                 { ": reject: ", NT_REJECT, offsetof(struct sm_stats, rjctd) },
                 { ": reject_warning: ", NT_WARN, offsetof(struct sm_stats, wrnd) },
@@ -1018,7 +1107,7 @@ static void feed(void *state, const struct event *ev, struct str line)
     }
     if (feed_from(c, ev, tok, m, skip)) return;
     if (feed_delivery(c, ev, cmd, tok, m, skip)) return;
-    if (str_eqc(cmd, "pickup") && (str_findc(logrmdr, ": sender=") >= 0 || str_findc(logrmdr, ": uid=") >= 0)) {
+    if (pc == PC_PICKUP && (str_findc(logrmdr, ": sender=") >= 0 || str_findc(logrmdr, ": uid=") >= 0)) {
         bool isnew;
         struct qstate *qs = hmap_put(&c->q, tok, &isnew);
         qs->flags = Q_START | Q_RCVD;
@@ -1028,7 +1117,7 @@ static void feed(void *state, const struct event *ev, struct str line)
         col_add(c, COL_RCVD, ev->h.host);
         return;
     }
-    if (str_eqc(cmd, "smtp") && s->o.smtp_detail != 0) {
+    if (pc == PC_SMTP && s->o.smtp_detail != 0) {
         /* .* connect to (\S+?): ([^;]+); address \S+ port.*$  |
          * .* connect to ([^[]+)\[\S+?\]: (.+?) \(port \d+\)$ */
         struct str host = STR_NULL, reason = STR_NULL;
@@ -1289,7 +1378,7 @@ struct summary *summary_new(const struct summary_opts *o)
 {
     struct summary *s = xcalloc(1, sizeof *s);
     s->o = *o;
-    sm_stats_init(&s->g);
+    sm_stats_init(&s->g, NULL);
     hmap_init(&s->qids, sizeof(struct qstate));
     hmap_init(&s->conns, sizeof(struct openconn));
     hmap_init(&s->intern, sizeof(struct str));
@@ -1431,21 +1520,53 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
     return rows;
 }
 
-struct sm_row *sm_children(const struct hmap *m, struct str prefix, size_t *np, bool *leaf)
+static int nkv_cmp(const void *a, const void *b)
+{
+    return cmp_bytes(((const struct sm_nkv *)a)->k, ((const struct sm_nkv *)b)->k);
+}
+
+void sm_nest_init(struct sm_nest *x, const struct hmap *m)
+{
+    x->n = hmap_count(m);
+    x->e = xmalloc((x->n ? x->n : 1) * sizeof *x->e);
+    size_t it = 0, i = 0;
+    struct str k;
+    void *v;
+    while (hmap_next(m, &it, &k, &v) && i < x->n) {
+        x->e[i].k = k;
+        x->e[i++].v = *(int64_t *)v;
+    }
+    x->n = i;
+    qsort(x->e, x->n, sizeof *x->e, nkv_cmp);
+}
+
+void sm_nest_free(struct sm_nest *x)
+{
+    free(x->e);
+    x->e = NULL;
+    x->n = 0;
+}
+
+struct sm_row *sm_children(const struct sm_nest *x, struct str prefix, size_t *np, bool *leaf)
 {
     struct hmap tmp;
     hmap_init(&tmp, sizeof(int64_t));
-    size_t it = 0;
-    struct str k;
-    void *v;
     *leaf = true;
-    while (hmap_next(m, &it, &k, &v)) {
-        if (k.len < prefix.len || (prefix.len && memcmp(k.p, prefix.p, prefix.len) != 0)) continue;
+    /* the first key >= prefix: every key that starts with prefix follows it in one run */
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_bytes(x->e[mid].k, prefix) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < x->n; i++) {
+        struct str k = x->e[i].k;
+        if (k.len < prefix.len || (prefix.len && memcmp(k.p, prefix.p, prefix.len) != 0)) break;
         struct str rest = str_from(k, prefix.len);
         ptrdiff_t sep = str_chr(rest, SM_SEP);
         if (sep >= 0) { *leaf = false; rest = str_sub(rest, 0, (size_t)sep); }
         int64_t *c = hmap_put(&tmp, rest, NULL);
-        *c += *(int64_t *)v;
+        *c += x->e[i].v;
     }
     struct sm_row *rows = sm_rows(&tmp, *leaf ? SORT_CNT_HOST : SORT_KEY, np);
     for (size_t i = 0; i < *np; i++) rows[i].val = NULL;

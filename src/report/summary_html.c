@@ -118,7 +118,7 @@ static void card(FILE *f, const char *label, int64_t v)
     fprintf(f, "<div class=\"card\"><b>%" PRId64 "</b><span>%s</span></div>\n", v, label);
 }
 
-static void nested_html(FILE *f, const struct hmap *m, struct str prefix, int cnt)
+static void nested_html(FILE *f, const struct sm_nest *m, struct str prefix, int cnt)
 {
     size_t n;
     bool leaf;
@@ -155,7 +155,10 @@ static void section_nested(FILE *f, const char *title, const struct hmap *m, int
     if (cnt == 0) return;
     fprintf(f, "<h2>%s</h2>\n", title);
     if (!hmap_count(m)) { fputs("<p class=\"muted\">none</p>\n", f); return; }
-    nested_html(f, m, STR_NULL, cnt);
+    struct sm_nest x;
+    sm_nest_init(&x, m);
+    nested_html(f, &x, STR_NULL, cnt);
+    sm_nest_free(&x);
 }
 
 static void flat_table(FILE *f, const char *title, const struct hmap *m, int cnt)

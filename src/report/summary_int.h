@@ -83,7 +83,8 @@ struct sm_stats {
 
 struct sm_nosize { uint16_t len; char addr[254]; };
 
-void sm_stats_init(struct sm_stats *s);
+/* ar: the arena the maps' nodes come from (a chunk's), NULL for malloc'd nodes */
+void sm_stats_init(struct sm_stats *s, struct arena *ar);
 void sm_stats_free(struct sm_stats *s);
 
 struct summary {
@@ -115,9 +116,15 @@ enum sm_sort {
     SORT_KEY,        /* key asc (bytes) */
 };
 struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *n);
+/* A nested table's keys sorted by bytes, so that the keys under a prefix are one run: the
+ * printers ask for the children of every inner node, and a walk over the whole table per
+ * node was quadratic. Built from an unchanging map; keys point into it. */
+struct sm_nest { size_t n; struct sm_nkv { struct str k; int64_t v; } *e; };
+void sm_nest_init(struct sm_nest *x, const struct hmap *m);
+void sm_nest_free(struct sm_nest *x);
 /* Rows of the direct children of `prefix` (a path of a nested table, ending in SM_SEP, or
  * empty for the top level), with counts summed over their subtrees, sorted by key. */
-struct sm_row *sm_children(const struct hmap *m, struct str prefix, size_t *n, bool *leaf);
+struct sm_row *sm_children(const struct sm_nest *x, struct str prefix, size_t *n, bool *leaf);
 
 /* pflogsumm's helpers, exposed for the unit test. out must hold at least in.len + 4 bytes
  * (gimme_domain: in.len + 1). They return a slice of in or of out. */

@@ -16,7 +16,7 @@ static void day_str(int32_t k, char *b, size_t cap)
 }
 
 /* nested table -> {"key": {...}} ; leaf level -> {"total": N, "items": [{"text","count"}]} */
-static void jnested(struct jw *w, const struct hmap *m, struct str prefix, int cnt)
+static void jnested(struct jw *w, const struct sm_nest *m, struct str prefix, int cnt)
 {
     size_t n;
     bool leaf;
@@ -66,7 +66,10 @@ static void jtable(struct jw *w, const char *name, const struct hmap *m, int cnt
     jw_key(w, name);
     if (cnt == 0) { jw_null(w); return; }
     if (!hmap_count(m)) { jw_obj(w); jw_obj_end(w); return; }
-    jnested(w, m, STR_NULL, cnt);
+    struct sm_nest x;
+    sm_nest_init(&x, m);
+    jnested(w, &x, STR_NULL, cnt);
+    sm_nest_free(&x);
 }
 
 /* flat count table -> [{"<label>": key, "count": n}] */

@@ -227,6 +227,7 @@ static struct str reas_colon_semi(struct str r)
 static struct str reas_blocked(struct str r, char *out)
 {
     static const char *const alts[] = { "client", "Client host", "Sender address" };
+    if (str_findc(r, " blocked") < 0) return r;          /* every match needs one */
     for (size_t i = 0; i < r.len; i++) {
         for (int a = 0; a < 3; a++) {
             if (r.p[i] != alts[a][0]) continue;          /* cheap test first: per byte */
@@ -252,12 +253,21 @@ static struct str reas_blocked(struct str r, char *out)
 static bool reject_split(struct str l, struct str *typ, struct str *from, struct str *rmdr)
 {
     static const char *const acts[] = { "reject: ", "reject_warning: ", "hold: ", "discard: " };
-    for (size_t i = l.len; i-- > 1;) {
-        if (l.p[i - 1] != ' ') continue;
+    static const size_t alen[] = { 8, 16, 6, 9 };
+    /* The rightmost " ACT: " whose rest has the shape. Each ACT holds one ':', its last
+     * byte but one, so candidates are found from the ": "s, right to left: a candidate
+     * ending at a colon further right also starts further right (it cannot span a colon). */
+    for (size_t e = l.len; e > 0;) {
+        const char *q = memrchr(l.p, ':', e);
+        if (!q) break;
+        size_t c = (size_t)(q - l.p);
+        e = c;
+        if (c + 1 >= l.len || l.p[c + 1] != ' ') continue;
         for (int a = 0; a < 4; a++) {
-            if (l.p[i] != acts[a][0]) continue;          /* cheap test first: per byte */
-            size_t n = strlen(acts[a]);
-            if (i + n > l.len || memcmp(l.p + i, acts[a], n) != 0) continue;
+            size_t n = alen[a];
+            if (c + 2 < n + 1) continue;                 /* the act starts at i >= 1 */
+            size_t i = c + 2 - n;
+            if (l.p[i - 1] != ' ' || memcmp(l.p + i, acts[a], n - 2) != 0) continue;
             size_t t0 = i + n, t1 = t0;
             while (t1 < l.len && !is_space(l.p[t1])) t1++;
             if (t1 == t0) continue;
@@ -407,13 +417,15 @@ bool pfs_reject_detail(struct str line, bool verbose, bool icase, char *buf, siz
         };
         int which = -1;
         for (int k = 0; k < 4 && which < 0; k++) {
+            /* "\d{3} TEXT;" anywhere: find TEXT, then check around it */
             size_t n = strlen(special[k]);
-            for (size_t i = 0; i + 4 + n < reas.len + 1; i++) {
-                if (is_d3(reas, i) && reas.p[i + 3] == ' ' && i + 4 + n < reas.len &&
-                    memcmp(reas.p + i + 4, special[k], n) == 0 && reas.p[i + 4 + n] == ';') {
+            for (size_t fi = 4; fi < reas.len && which < 0;) {
+                ptrdiff_t j = str_find(str_from(reas, fi), special[k], n);
+                if (j < 0) break;
+                size_t at = fi + (size_t)j;          /* TEXT starts here: at >= 4 */
+                if (is_d3(reas, at - 4) && reas.p[at - 1] == ' ' && at + n < reas.len && reas.p[at + n] == ';')
                     which = k;
-                    break;
-                }
+                fi = at + 1;
             }
         }
         if (which == 0) {

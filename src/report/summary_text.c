@@ -49,7 +49,7 @@ static void smh(int64_t sec, int *h, int *m, int *s)
 
 /* ---- nested tables (print_nested_hash / walk_nested_hash) ---- */
 
-static void walk(FILE *f, const struct hmap *m, struct str prefix, int cnt, int level)
+static void walk(FILE *f, const struct sm_nest *m, struct str prefix, int cnt, int level)
 {
     level += 2;
     size_t n;
@@ -99,7 +99,10 @@ static void nested(FILE *f, const struct hmap *m, const char *t, int cnt)
         return;
     }
     title(f, t);
-    walk(f, m, STR_NULL, cnt, 0);
+    struct sm_nest x;
+    sm_nest_init(&x, m);
+    walk(f, &x, STR_NULL, cnt, 0);
+    sm_nest_free(&x);
 }
 
 static void by_cnt_vals(FILE *f, const struct hmap *m, const char *t, int cnt)

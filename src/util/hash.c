@@ -1,6 +1,7 @@
 /* hash - see hash.h. */
 #include "util/hash.h"
 #include "util/xalloc.h"
+#include "util/arena.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,13 @@ void hmap_init(struct hmap *m, size_t valsize)
     m->tab = NULL;
     m->cap = m->count = 0;
     m->valsize = valsize;
+    m->ar = NULL;
+}
+
+void hmap_init_arena(struct hmap *m, size_t valsize, struct arena *ar)
+{
+    hmap_init(m, valsize);
+    m->ar = ar;
 }
 
 /* The table's hash: eight bytes per step (str_hash's byte-wise FNV was a tenth of the time
@@ -57,13 +65,29 @@ static inline uint64_t hkey(struct str k)
     return hmix(h ^ w);
 }
 
+/* Key bytes equal (n bytes each): inline, as the hash already matched and keys are short. */
+static inline uint64_t ld8(const char *p) { uint64_t x; memcpy(&x, p, 8); return x; }
+static inline uint32_t ld4(const char *p) { uint32_t x; memcpy(&x, p, 4); return x; }
+static inline bool keq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (ld8(a + i) != ld8(b + i)) return false;
+        return ld8(a + n - 8) == ld8(b + n - 8);          /* the last 8 (may overlap) */
+    }
+    if (n >= 4) return ld4(a) == ld4(b) && ld4(a + n - 4) == ld4(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 static size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
         struct hmap_node *n = m->tab[i];
         if (!n) return i;
-        if (n->hash == h && n->klen == key.len && (key.len == 0 || memcmp(n->key, key.p, key.len) == 0))
+        if (n->hash == h && n->klen == key.len && keq(n->key, key.p, key.len))
             return i;
         i = (i + 1) & mask;
     }
@@ -102,13 +126,18 @@ void *hmap_put(struct hmap *m, struct str key, bool *isnew)
         return node_val(m->tab[i]);
     }
     size_t voff = (offsetof(struct hmap_node, key) + key.len + 1 + 15) & ~(size_t)15;
-    struct hmap_node *n = xmalloc(voff + m->valsize);
+    struct hmap_node *n;
+    if (m->ar) {
+        n = arena_alloc(m->ar, voff + m->valsize);      /* zeroed */
+    } else {
+        n = xmalloc(voff + m->valsize);
+        memset((char *)n + voff, 0, m->valsize);
+    }
     n->hash = h;
     n->klen = key.len;
     n->voff = voff;
     if (key.len) memcpy(n->key, key.p, key.len);
     n->key[key.len] = 0;
-    memset(node_val(n), 0, m->valsize);
     m->tab[i] = n;
     m->count++;
     if (isnew) *isnew = true;
@@ -120,7 +149,7 @@ bool hmap_del(struct hmap *m, struct str key)
     if (!m->count) return false;
     size_t mask = m->cap - 1, i = find_slot(m, key, hkey(key));
     if (!m->tab[i]) return false;
-    free(m->tab[i]);
+    if (!m->ar) free(m->tab[i]);
     m->tab[i] = NULL;
     m->count--;
     /* backward-shift: move later members of the probe run into the hole */
@@ -154,7 +183,8 @@ bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val)
 
 void hmap_free(struct hmap *m)
 {
-    for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
+    if (!m->ar)
+        for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
     free(m->tab);
     m->tab = NULL;
     m->cap = m->count = 0;

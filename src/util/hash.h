@@ -17,12 +17,17 @@
 #include "util/str.h"
 
 struct hmap_node;
+struct arena;
 struct hmap {
     struct hmap_node **tab;
     size_t cap, count, valsize;
+    struct arena *ar;            /* NULL: nodes are malloc'd; else taken from this arena */
 };
 
 void hmap_init(struct hmap *m, size_t valsize);
+/* Nodes come from `ar` (no malloc per key): for maps that die with the arena. hmap_del()
+ * then only unlinks (the node's memory stays in the arena until arena_free()). */
+void hmap_init_arena(struct hmap *m, size_t valsize, struct arena *ar);
 void *hmap_get(const struct hmap *m, struct str key);
 void *hmap_put(struct hmap *m, struct str key, bool *isnew);
 bool hmap_del(struct hmap *m, struct str key);
