@@ -1,5 +1,6 @@
 /* offenders - see offenders.h. */
 #include "report/offenders.h"
+#include "util/arena.h"
 #include "util/hash.h"
 #include "util/json.h"
 #include "util/msg.h"
@@ -45,6 +46,7 @@ struct chunk {
     struct hmap qids;           /* qid -> struct ipaddr (client= lines of this chunk) */
     char (*removed)[KEYMAX];    /* qids removed here whose client= was in an earlier chunk */
     size_t nremoved, capremoved;
+    struct arena ar;            /* the nodes of ips and qids: no malloc/free per queue ID */
 };
 
 struct pending {                /* Dovecot session with auth failures and no verdict yet */
@@ -112,8 +114,8 @@ static enum ocat proto_cat(struct str proto)
 static void *chunk_new(void *global)
 {
     struct chunk *ch = xcalloc(1, sizeof *ch);
-    hmap_init(&ch->ips, sizeof(struct ipstat));
-    hmap_init(&ch->qids, sizeof(struct ipaddr));
+    hmap_init_arena(&ch->ips, sizeof(struct ipstat), &ch->ar);
+    hmap_init_arena(&ch->qids, sizeof(struct ipaddr), &ch->ar);
     return ch;
 }
 
@@ -323,6 +325,7 @@ static void merge(void *global, void *state)
     while (hmap_next(&ch->qids, &it, &k, &v)) *(struct ipaddr *)hmap_put(&o->qids, k, NULL) = *(struct ipaddr *)v;
     hmap_free(&ch->ips);
     hmap_free(&ch->qids);
+    arena_free(&ch->ar);
     free(ch->recs);
     free(ch->removed);
     free(ch);
