@@ -1,9 +1,9 @@
 /* tracker - see tracker.h. */
 #include "guard/tracker.h"
+#include "util/hash.h"
 #include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 /* Entry layout: this header, then the address (4 bytes in an IPv4 pool, 16 in an IPv6 one),
@@ -54,35 +54,24 @@ static struct pool *pool_of(struct tracker *t, int jail, uint8_t family)
     return &t->pools[jail][family == 4 ? 0 : 1];
 }
 
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 static uint64_t key_hash(const struct tracker *t, const struct pool *p, const uint8_t *addr)
 {
     if (p->alen == 4) {
         uint32_t a;
         memcpy(&a, addr, 4);
-        return mix(t->seed ^ a);
+        return hash_mix64(t->seed ^ a);
     }
     uint64_t a, b;
     memcpy(&a, addr, 8);
     memcpy(&b, addr + 8, 8);
-    return mix(mix(t->seed ^ a) ^ b ^ t->seed);
+    return hash_mix64(hash_mix64(t->seed ^ a) ^ b ^ t->seed);
 }
 
 struct tracker *tracker_new(size_t cap)
 {
     struct tracker *t = xcalloc(1, sizeof *t);
     t->cap = cap ? cap : TRK_DEFAULT_CAP;
-    if (getrandom(&t->seed, sizeof t->seed, GRND_NONBLOCK) != (ssize_t)sizeof t->seed)
-        t->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)t;
+    t->seed = hash_seed(t);
     return t;
 }
 

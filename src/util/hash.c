@@ -4,6 +4,8 @@
 #include "util/arena.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 struct hmap_node {
     uint64_t hash;
@@ -31,13 +33,14 @@ void hmap_init_arena(struct hmap *m, size_t valsize, struct arena *ar)
 /* The table's hash: eight bytes per step (str_hash's byte-wise FNV was a tenth of the time
  * of `summary`, whose keys are queue IDs and addresses), with a full 64-bit finaliser so
  * the low bits used as the slot index depend on every input byte. */
-static inline uint64_t hmix(uint64_t h)
+static inline uint64_t hmix(uint64_t h) { return hash_mix64(h); }
+
+uint64_t hash_seed(const void *salt)
 {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)salt;
+    return seed;
 }
 
 static inline uint64_t hkey(struct str k)

@@ -16,6 +16,20 @@
 #include <stdbool.h>
 #include "util/str.h"
 
+/* 64-bit finaliser (murmur3's fmix64): every output bit depends on every input bit. Shared by
+ * the tables keyed by attacker-chosen data (util/ipmap, guard/tracker) with hash_seed(). */
+static inline uint64_t hash_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+/* A random per-table seed (getrandom; time and address if that fails), so chosen keys cannot
+ * aim for collisions. */
+uint64_t hash_seed(const void *salt);
+
 struct hmap_node;
 struct arena;
 struct hmap {

@@ -1,30 +1,20 @@
 /* ipmap - see ipmap.h. */
 #include "util/ipmap.h"
+#include "util/hash.h"
 #include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 /* entry: the value (at offset 0, so 8-byte aligned as the stride is a multiple of 8), then the
  * key: address 16 bytes, family 1 */
 #define KEY(m, e) ((e) + (m)->valsize)
-
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
-}
 
 static uint64_t ip_hash(const struct ipmap *m, const struct ipaddr *ip)
 {
     uint64_t a, b;
     memcpy(&a, ip->b, 8);
     memcpy(&b, ip->b + 8, 8);
-    return mix(mix(m->seed ^ a ^ ((uint64_t)ip->family << 56)) ^ b);
+    return hash_mix64(hash_mix64(m->seed ^ a ^ ((uint64_t)ip->family << 56)) ^ b);
 }
 
 static inline char *ent(const struct ipmap *m, uint32_t idx) { return m->ents + (size_t)idx * m->stride; }
@@ -34,8 +24,7 @@ void ipmap_init(struct ipmap *m, size_t valsize)
     memset(m, 0, sizeof *m);
     m->valsize = valsize;
     m->stride = (valsize + 17 + 7) & ~(size_t)7;
-    if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
-        m->seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)m;
+    m->seed = hash_seed(m);
 }
 
 void ipmap_free(struct ipmap *m)
