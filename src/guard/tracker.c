@@ -4,7 +4,6 @@
 #include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Entry layout: this header, then the address (4 bytes in an IPv4 pool, 16 in an IPv6 one),
  * then the ring of the last maxretry failure times (uint32 seconds). The family is the pool's,
