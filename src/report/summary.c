@@ -74,6 +74,12 @@ struct chunk {
     int32_t day;
     struct sm_day *dayrow;
     char *w1, *w2;            /* scratch */
+    /* the last "client=" value and what was derived from it (values repeat, above all
+     * the content filter's localhost[127.0.0.1]) */
+    char clbuf[256];
+    size_t cllen;             /* 0: none cached */
+    struct str clrdom;        /* interned client domain */
+    int8_t cllb;              /* loopback client: -1 not known yet, else 0/1 */
 };
 
 /* ---------------------------------------------------------------- stats */
@@ -1054,15 +1060,31 @@ static void feed(void *state, const struct event *ev, struct str line)
             if (reinj && !(qs->flags & Q_START)) reinj = 0;     /* decided in merge */
             qs->flags = Q_START | Q_RCVD | reinj;
             qs->t = ev->h.t;
-            qs->rdom = intern(&c->intern, &c->ar, pfs_gimme_domain(cl, c->w2));
+            /* the domain and the loopback test depend only on the rest of the line */
+            struct str rem = str_from(after, 9);
+            bool cached = rem.len == c->cllen && memcmp(rem.p, c->clbuf, rem.len) == 0;
+            if (!cached && rem.len <= sizeof c->clbuf) {
+                memcpy(c->clbuf, rem.p, rem.len);
+                c->cllen = rem.len;
+                c->clrdom = intern(&c->intern, &c->ar, pfs_gimme_domain(cl, c->w2));
+                c->cllb = -1;
+                cached = true;
+            }
+            qs->rdom = cached ? c->clrdom : intern(&c->intern, &c->ar, pfs_gimme_domain(cl, c->w2));
             if (reinj) { c->st.reinjected++; qs->flags &= (uint8_t)~Q_RCVD; return; }
             c->st.rcvd++;
             col_add(c, COL_RCVD, ev->h.host);
-            struct str cn;
-            struct ipaddr ca;
-            size_t used;
-            if (may_be_loopback(str_from(after, 9)) && pf_name_addr(str_from(after, 9), &cn, &ca, &used) &&
-                is_loopback(&ca)) {
+            bool lb;
+            if (cached && c->cllb >= 0) {
+                lb = c->cllb;
+            } else {
+                struct str cn;
+                struct ipaddr ca;
+                size_t used;
+                lb = may_be_loopback(rem) && pf_name_addr(rem, &cn, &ca, &used) && is_loopback(&ca);
+                if (cached) c->cllb = lb;
+            }
+            if (lb) {
                 qs->flags |= Q_RCOUNT;
                 qs->rhour = (int8_t)c->hour;
                 qs->rday = c->day;
