@@ -366,6 +366,7 @@ static int64_t delay_us(struct str d)
 
 /* ---- the qmgr "from=<>, size=N" line ---- */
 
+/* in: the intern map for remembered strings (global state), NULL in a chunk */
 static void count_sender(const struct summary *s, struct sm_stats *st, struct qstate *qs, struct str addr,
                          int64_t size, struct arena *ar, struct hmap *in)
 {
@@ -385,8 +386,17 @@ static void count_sender(const struct summary *s, struct sm_stats *st, struct qs
     if (qs->flags & Q_RCOUNT) {
         /* a message received from a client that may turn out to be a content filter:
          * remember what was counted so that a later "queued as" can undo it */
-        qs->sender = intern(in, ar, addr);
-        qs->sdom = intern(in, ar, dom);
+        if (in) {
+            qs->sender = intern(in, ar, addr);
+            qs->sdom = intern(in, ar, dom);
+        } else {
+            /* a chunk: plain arena copies (merge interns what survives the chunk) */
+            qs->sender = arena_str(ar, addr);
+            if (dom.len && dom.p >= addr.p && dom.p + dom.len <= addr.p + addr.len)
+                qs->sdom = (struct str){ qs->sender.p + (dom.p - addr.p), dom.len };
+            else
+                qs->sdom = arena_str(ar, dom);
+        }
         qs->flags |= Q_SCOUNT;
     }
     (void)s;
@@ -470,7 +480,7 @@ static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, s
     if (qs->flags & Q_START) {
         if (size > 0) { qs->flags |= Q_SIZE; qs->size = size; }
         if ((qs->flags & Q_RCVD) && !(qs->flags & Q_REINJ))
-            count_sender(s, &c->st, qs, na, size, &c->ar, &c->intern);
+            count_sender(s, &c->st, qs, na, size, &c->ar, NULL);
         qs->flags &= (uint8_t)~Q_RCVD;
         return true;
     }
