@@ -171,7 +171,11 @@ static struct str intern(struct hmap *m, struct arena *ar, struct str s)
 static void *chunk_new(void *global)
 {
     struct chunk *c = xcalloc(1, sizeof *c);
-    c->s = global;
+    struct summary *s = global;
+    c->s = s;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool) c->ar = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
     /* the chunk's maps die with it: their nodes come from its arena */
     sm_stats_init(&c->st, &c->ar);
     hmap_init_arena(&c->q, sizeof(struct qstate), &c->ar);
@@ -183,12 +187,19 @@ static void *chunk_new(void *global)
     return c;
 }
 
-static void chunk_free(struct chunk *c)
+static void chunk_free(struct summary *s, struct chunk *c)
 {
     sm_stats_free(&c->st);
     hmap_free(&c->q);
     hmap_free(&c->conn);
     hmap_free(&c->intern);
+    arena_clear(&c->ar);
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool < (int)(sizeof s->pool / sizeof s->pool[0])) {
+        s->pool[s->npool++] = c->ar;
+        c->ar = (struct arena){ 0 };
+    }
+    pthread_mutex_unlock(&s->pool_mu);
     arena_free(&c->ar);
     free(c->p);
     free(c->w1);
@@ -1406,7 +1417,7 @@ static void merge(void *global, void *state)
     }
     /* 3. the figures */
     merge_stats(&s->g, &c->st);
-    chunk_free(c);
+    chunk_free(s, c);
     sweep(s);
 }
 
@@ -1423,6 +1434,7 @@ struct summary *summary_new(const struct summary_opts *o)
 {
     struct summary *s = xcalloc(1, sizeof *s);
     s->o = *o;
+    pthread_mutex_init(&s->pool_mu, NULL);
     sm_stats_init(&s->g, NULL);
     hmap_init(&s->qids, sizeof(struct qstate));
     hmap_init(&s->conns, sizeof(struct openconn));
@@ -1475,6 +1487,8 @@ void summary_free(struct summary *s)
     hmap_free(&s->intern);
     hmap_free(&s->reinj);
     arena_free(&s->arena);
+    for (int i = 0; i < s->npool; i++) arena_free(&s->pool[i]);
+    pthread_mutex_destroy(&s->pool_mu);
     free(s);
 }
 
