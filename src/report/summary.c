@@ -715,9 +715,9 @@ static bool feed_cleanup(struct chunk *c, const struct event *ev, struct str m)
         from = colon + 1;
         if (colon + 1 >= m.len || m.p[colon + 1] != ' ') continue;
         struct str r = str_from(m, colon + 2);
-        int j = -1;
-        for (int x = 0; x < 3 && j < 0; x++) if (str_startswith(r, reasons[x])) j = x;
-        if (j < 0) continue;
+        /* "header ", "body ", "END-OF-MESSAGE " (first bytes differ) */
+        int j = !r.len ? -1 : r.p[0] == 'h' ? 0 : r.p[0] == 'b' ? 1 : r.p[0] == 'E' ? 2 : -1;
+        if (j < 0 || !str_startswith(r, reasons[j])) continue;
         int k = -1;
         for (int x = 0; x < 5 && k < 0; x++) {
             size_t n = strlen(subs[x]);
