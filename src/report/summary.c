@@ -112,7 +112,7 @@ void sm_stats_free(struct sm_stats *s)
 }
 
 /* A map entry, or NULL when the map is full (counted in overflow). */
-static void *cap_put(struct sm_stats *st, struct hmap *m, struct str key)
+static inline void *cap_put(struct sm_stats *st, struct hmap *m, struct str key)
 {
     if (hmap_count(m) >= SM_TABLE_MAX) {
         void *v = hmap_get(m, key);
