@@ -16,6 +16,9 @@
  */
 #include "parse/event.h"
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Postfix daemon names, the busiest first (this runs for every line). */
 #define D(s) { s, sizeof(s) - 1 }
@@ -61,13 +64,33 @@ bool pf_is_qid(struct str s)
     return longid && s.len >= 12 && memchr(s.p, 'z', s.len) != NULL;
 }
 
-bool pf_name_addr(struct str s, struct str *name, struct ipaddr *addr, size_t *used)
+/* Offset of the first of a, b, c in p[0, n), or n. */
+static inline size_t find3(const char *p, size_t n, char a, char b, char c)
 {
     size_t i = 0;
-    while (i < s.len && i < 256 && s.p[i] != '[' && s.p[i] != ' ' && s.p[i] != ']') i++;
+#ifdef __SSE2__
+    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)), _mm_cmpeq_epi8(x, vc)));
+        if (m) return i + (unsigned)__builtin_ctz(m);
+    }
+#endif
+    for (; i < n; i++)
+        if (p[i] == a || p[i] == b || p[i] == c) return i;
+    return n;
+}
+
+bool pf_name_addr(struct str s, struct str *name, struct ipaddr *addr, size_t *used)
+{
+    /* the name: up to '[' (not past a ' ' or ']'), within 256 bytes */
+    size_t i = find3(s.p, s.len < 256 ? s.len : 256, '[', ' ', ']');
     if (i >= s.len || s.p[i] != '[') return false;
     size_t a0 = i + 1, j = a0;
-    while (j < s.len && j - a0 < 64 && s.p[j] != ']') j++;
+    size_t al = s.len - a0 < 64 ? s.len - a0 : 64;
+    const char *rb = al ? memchr(s.p + a0, ']', al) : NULL;
+    j = rb ? (size_t)(rb - s.p) : a0 + al;
     if (j >= s.len || s.p[j] != ']') return false;
     struct str a = str_sub(s, a0, j - a0);
     if (str_startswith(a, "IPv6:")) a = str_from(a, 5);

@@ -74,6 +74,12 @@ struct chunk {
     int32_t day;
     struct sm_day *dayrow;
     char *w1, *w2;            /* scratch */
+    /* the last "client=" value and what was derived from it (values repeat, above all
+     * the content filter's localhost[127.0.0.1]) */
+    char clbuf[256];
+    size_t cllen;             /* 0: none cached */
+    struct str clrdom;        /* interned client domain */
+    int8_t cllb;              /* loopback client: -1 not known yet, else 0/1 */
 };
 
 /* ---------------------------------------------------------------- stats */
@@ -106,7 +112,7 @@ void sm_stats_free(struct sm_stats *s)
 }
 
 /* A map entry, or NULL when the map is full (counted in overflow). */
-static void *cap_put(struct sm_stats *st, struct hmap *m, struct str key)
+static inline void *cap_put(struct sm_stats *st, struct hmap *m, struct str key)
 {
     if (hmap_count(m) >= SM_TABLE_MAX) {
         void *v = hmap_get(m, key);
@@ -165,7 +171,11 @@ static struct str intern(struct hmap *m, struct arena *ar, struct str s)
 static void *chunk_new(void *global)
 {
     struct chunk *c = xcalloc(1, sizeof *c);
-    c->s = global;
+    struct summary *s = global;
+    c->s = s;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool) c->ar = s->pool[--s->npool];
+    pthread_mutex_unlock(&s->pool_mu);
     /* the chunk's maps die with it: their nodes come from its arena */
     sm_stats_init(&c->st, &c->ar);
     hmap_init_arena(&c->q, sizeof(struct qstate), &c->ar);
@@ -177,12 +187,19 @@ static void *chunk_new(void *global)
     return c;
 }
 
-static void chunk_free(struct chunk *c)
+static void chunk_free(struct summary *s, struct chunk *c)
 {
     sm_stats_free(&c->st);
     hmap_free(&c->q);
     hmap_free(&c->conn);
     hmap_free(&c->intern);
+    arena_clear(&c->ar);
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool < (int)(sizeof s->pool / sizeof s->pool[0])) {
+        s->pool[s->npool++] = c->ar;
+        c->ar = (struct arena){ 0 };
+    }
+    pthread_mutex_unlock(&s->pool_mu);
     arena_free(&c->ar);
     free(c->p);
     free(c->w1);
@@ -233,8 +250,19 @@ static void col_add(struct chunk *c, int col, struct str host)
 /* Bytes of s before the first c (all of s when there is none). */
 static inline size_t span_to(struct str s, char c)
 {
-    const char *q = s.len ? memchr(s.p, c, s.len) : NULL;
-    return q ? (size_t)(q - s.p) : s.len;
+    size_t i = 0;
+#ifdef __SSE2__
+    /* inline: the spans are short (field values), where a memchr call costs more */
+    const __m128i v = _mm_set1_epi8(c);
+    for (; i + 16 <= s.len; i += 16) {
+        unsigned mk = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s.p + i)), v));
+        if (mk) return i + (unsigned)__builtin_ctz(mk);
+    }
+#endif
+    for (; i < s.len; i++)
+        if (s.p[i] == c) return i;
+    return s.len;
 }
 
 /* [:\s] and \w as byte tables (these loops run over every Postfix line) */
@@ -360,6 +388,7 @@ static int64_t delay_us(struct str d)
 
 /* ---- the qmgr "from=<>, size=N" line ---- */
 
+/* in: the intern map for remembered strings (global state), NULL in a chunk */
 static void count_sender(const struct summary *s, struct sm_stats *st, struct qstate *qs, struct str addr,
                          int64_t size, struct arena *ar, struct hmap *in)
 {
@@ -379,8 +408,17 @@ static void count_sender(const struct summary *s, struct sm_stats *st, struct qs
     if (qs->flags & Q_RCOUNT) {
         /* a message received from a client that may turn out to be a content filter:
          * remember what was counted so that a later "queued as" can undo it */
-        qs->sender = intern(in, ar, addr);
-        qs->sdom = intern(in, ar, dom);
+        if (in) {
+            qs->sender = intern(in, ar, addr);
+            qs->sdom = intern(in, ar, dom);
+        } else {
+            /* a chunk: plain arena copies (merge interns what survives the chunk) */
+            qs->sender = arena_str(ar, addr);
+            if (dom.len && dom.p >= addr.p && dom.p + dom.len <= addr.p + addr.len)
+                qs->sdom = (struct str){ qs->sender.p + (dom.p - addr.p), dom.len };
+            else
+                qs->sdom = arena_str(ar, dom);
+        }
         qs->flags |= Q_SCOUNT;
     }
     (void)s;
@@ -464,7 +502,7 @@ static bool feed_from(struct chunk *c, const struct event *ev, struct str qid, s
     if (qs->flags & Q_START) {
         if (size > 0) { qs->flags |= Q_SIZE; qs->size = size; }
         if ((qs->flags & Q_RCVD) && !(qs->flags & Q_REINJ))
-            count_sender(s, &c->st, qs, na, size, &c->ar, &c->intern);
+            count_sender(s, &c->st, qs, na, size, &c->ar, NULL);
         qs->flags &= (uint8_t)~Q_RCVD;
         return true;
     }
@@ -677,9 +715,9 @@ static bool feed_cleanup(struct chunk *c, const struct event *ev, struct str m)
         from = colon + 1;
         if (colon + 1 >= m.len || m.p[colon + 1] != ' ') continue;
         struct str r = str_from(m, colon + 2);
-        int j = -1;
-        for (int x = 0; x < 3 && j < 0; x++) if (str_startswith(r, reasons[x])) j = x;
-        if (j < 0) continue;
+        /* "header ", "body ", "END-OF-MESSAGE " (first bytes differ) */
+        int j = !r.len ? -1 : r.p[0] == 'h' ? 0 : r.p[0] == 'b' ? 1 : r.p[0] == 'E' ? 2 : -1;
+        if (j < 0 || !str_startswith(r, reasons[j])) continue;
         int k = -1;
         for (int x = 0; x < 5 && k < 0; x++) {
             size_t n = strlen(subs[x]);
@@ -930,7 +968,7 @@ static const struct event *full_event(const struct event *ev, struct event *full
 }
 
 /* The Postfix daemon names and first tokens feed() tells apart, each classified once per
- * line (a chain of string compares per line was a tenth of the work). */
+ * line instead of compared again at every step of the if/elsif chain. */
 enum pcmd { PC_OTHER, PC_SMTPD, PC_POSTSCREEN, PC_CLEANUP, PC_MASTER, PC_PICKUP, PC_SMTP };
 enum ptok { PT_OTHER, PT_WARNING, PT_FATAL, PT_PANIC, PT_REJECT, PT_REJECT_WARNING, PT_HOLD, PT_DISCARD };
 
@@ -1009,7 +1047,9 @@ static void feed(void *state, const struct event *ev, struct str line)
             c->st.smtpd_connects++;
             if (b > 0 && str_chr(str_from(m, (size_t)b), ':') >= 0) c->st.smtpd_connects_v6++;
         } else {
-            need = pt == PT_WARNING || tls_word(tok) ||
+            /* of the warnings only "warning: name[addr]: SASL ... authentication failed"
+             * gives a figure (EV_SASL_FAIL) */
+            need = (pt == PT_WARNING && str_findc(m, "]: SASL ") >= 0) || tls_word(tok) ||
                    (str_startswith(after, ": client=") && str_findc(after, "sasl_username=") >= 0);
         }
     }
@@ -1054,15 +1094,31 @@ static void feed(void *state, const struct event *ev, struct str line)
             if (reinj && !(qs->flags & Q_START)) reinj = 0;     /* decided in merge */
             qs->flags = Q_START | Q_RCVD | reinj;
             qs->t = ev->h.t;
-            qs->rdom = intern(&c->intern, &c->ar, pfs_gimme_domain(cl, c->w2));
+            /* the domain and the loopback test depend only on the rest of the line */
+            struct str rem = str_from(after, 9);
+            bool cached = rem.len == c->cllen && memcmp(rem.p, c->clbuf, rem.len) == 0;
+            if (!cached && rem.len <= sizeof c->clbuf) {
+                memcpy(c->clbuf, rem.p, rem.len);
+                c->cllen = rem.len;
+                c->clrdom = intern(&c->intern, &c->ar, pfs_gimme_domain(cl, c->w2));
+                c->cllb = -1;
+                cached = true;
+            }
+            qs->rdom = cached ? c->clrdom : intern(&c->intern, &c->ar, pfs_gimme_domain(cl, c->w2));
             if (reinj) { c->st.reinjected++; qs->flags &= (uint8_t)~Q_RCVD; return; }
             c->st.rcvd++;
             col_add(c, COL_RCVD, ev->h.host);
-            struct str cn;
-            struct ipaddr ca;
-            size_t used;
-            if (may_be_loopback(str_from(after, 9)) && pf_name_addr(str_from(after, 9), &cn, &ca, &used) &&
-                is_loopback(&ca)) {
+            bool lb;
+            if (cached && c->cllb >= 0) {
+                lb = c->cllb;
+            } else {
+                struct str cn;
+                struct ipaddr ca;
+                size_t used;
+                lb = may_be_loopback(rem) && pf_name_addr(rem, &cn, &ca, &used) && is_loopback(&ca);
+                if (cached) c->cllb = lb;
+            }
+            if (lb) {
                 qs->flags |= Q_RCOUNT;
                 qs->rhour = (int8_t)c->hour;
                 qs->rday = c->day;
@@ -1361,7 +1417,7 @@ static void merge(void *global, void *state)
     }
     /* 3. the figures */
     merge_stats(&s->g, &c->st);
-    chunk_free(c);
+    chunk_free(s, c);
     sweep(s);
 }
 
@@ -1378,6 +1434,7 @@ struct summary *summary_new(const struct summary_opts *o)
 {
     struct summary *s = xcalloc(1, sizeof *s);
     s->o = *o;
+    pthread_mutex_init(&s->pool_mu, NULL);
     sm_stats_init(&s->g, NULL);
     hmap_init(&s->qids, sizeof(struct qstate));
     hmap_init(&s->conns, sizeof(struct openconn));
@@ -1430,6 +1487,8 @@ void summary_free(struct summary *s)
     hmap_free(&s->intern);
     hmap_free(&s->reinj);
     arena_free(&s->arena);
+    for (int i = 0; i < s->npool; i++) arena_free(&s->pool[i]);
+    pthread_mutex_destroy(&s->pool_mu);
     free(s);
 }
 

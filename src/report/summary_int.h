@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include "report/summary.h"
 #include "util/hash.h"
 #include "util/arena.h"
@@ -97,6 +98,11 @@ struct summary {
     struct hmap reinj;         /* qid -> int64_t time: announced by a content filter's "queued as" */
     struct arena arena;
     int64_t last_t, sweep_at;
+    /* the arenas of merged chunks, cleared, for the next chunks (no page faults refilling
+     * them); chunk_new runs on worker threads */
+    pthread_mutex_t pool_mu;
+    struct arena pool[16];
+    int npool;
     /* filled by summary_finish() */
     int64_t ndays;             /* distinct days with Postfix lines (pflogsumm's dayCnt) */
     uint64_t lines, bytes, unparsed, cut_lines, files, files_failed;

@@ -300,8 +300,8 @@ static bool angle_after(struct str s, const char *key, struct str *v)
         ptrdiff_t p = str_findc(str_from(s, (size_t)off), key);
         if (p < 0) return false;
         size_t a = (size_t)off + (size_t)p + kl;
-        size_t e = a;
-        while (e < s.len && s.p[e] != '>') e++;
+        const char *gt = a < s.len ? memchr(s.p + a, '>', s.len - a) : NULL;
+        size_t e = gt ? (size_t)(gt - s.p) : s.len;
         if (e < s.len && e > a) { *v = str_sub(s, a, e - a); return true; }
         off = (ptrdiff_t)a;
     }

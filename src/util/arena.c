@@ -18,7 +18,12 @@ void *arena_alloc(struct arena *a, size_t n)
     struct arena_blk *b = a->head;
     if (!b || b->size - b->used < n) {
         size_t sz = n > ARENA_BLK ? n : ARENA_BLK;
-        b = xmalloc(sizeof *b + sz);
+        if (sz == ARENA_BLK && a->spare) {
+            b = a->spare;
+            a->spare = b->next;
+        } else {
+            b = xmalloc(sizeof *b + sz);
+        }
         b->used = 0;
         b->size = sz;
         if (a->head && n > ARENA_BLK) {
@@ -52,10 +57,27 @@ struct str arena_str(struct arena *a, struct str s)
 
 void arena_free(struct arena *a)
 {
-    struct arena_blk *b = a->head;
+    arena_clear(a);
+    struct arena_blk *b = a->spare;
     while (b) {
         struct arena_blk *n = b->next;
         free(b);
+        b = n;
+    }
+    a->spare = NULL;
+}
+
+void arena_clear(struct arena *a)
+{
+    struct arena_blk *b = a->head;
+    while (b) {
+        struct arena_blk *n = b->next;
+        if (b->size == ARENA_BLK) {
+            b->next = a->spare;
+            a->spare = b;
+        } else {
+            free(b);
+        }
         b = n;
     }
     a->head = NULL;

@@ -84,7 +84,7 @@ static inline bool keq(const char *a, const char *b, size_t n)
     return true;
 }
 
-static size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
+static inline __attribute__((always_inline)) size_t find_slot(const struct hmap *m, struct str key, uint64_t h)
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {

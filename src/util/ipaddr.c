@@ -26,14 +26,13 @@ static int parse_v4(const char *p, size_t n, uint8_t out[4])
             if (i >= n || p[i] != '.') return -1;
             i++;
         }
-        unsigned v = 0, nd = 0;
-        while (i < n && p[i] >= '0' && p[i] <= '9') {
-            if (nd == 3 || (nd == 1 && v == 0)) return -1; /* too long / leading zero */
-            v = v * 10 + (unsigned)(p[i] - '0');
-            nd++;
-            i++;
-        }
-        if (nd == 0 || v > 255) return -1;
+        size_t s = i;
+        unsigned v = 0;
+        for (unsigned d; i < n && i - s < 4 && (d = (unsigned)(unsigned char)p[i] - '0') <= 9; i++)
+            v = v * 10 + d;
+        size_t nd = i - s;
+        /* empty, too long (a fourth digit), a leading zero, too large */
+        if (nd == 0 || nd > 3 || (nd > 1 && p[s] == '0') || v > 255) return -1;
         out[k] = (uint8_t)v;
     }
     return i == n ? 0 : -1;
