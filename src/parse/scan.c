@@ -375,7 +375,7 @@ static int scan_plain(const struct scan_opts *o, const struct scan_consumer *c, 
     if (fd < 0) return -1;
     posix_fadvise(fd, (off_t)off, (off_t)(len - off), POSIX_FADV_SEQUENTIAL);
     size_t body = len - off;
-    size_t csize = CHUNK_BYTES;
+    size_t csize = c->chunk_bytes ? c->chunk_bytes : CHUNK_BYTES;
     if (body / (size_t)threads < csize) csize = body / (size_t)threads + 1;
     if (csize < (64u << 10)) csize = 64u << 10;
     size_t n = body ? (body + csize - 1) / csize : 0;

@@ -401,8 +401,10 @@ static bool want_msg(void *global, const struct syslog_hdr *h)
 
 struct scan_consumer offenders_consumer(struct offenders *o, bool prefilter)
 {
+    /* 1 MiB jobs: 0.40 s instead of 0.47 s on the 1 GB bench log (bench/offenders.sh; the
+     * buffer stays in cache between the kernel's copy and the parse) */
     return (struct scan_consumer){ .chunk_new = chunk_new, .feed = feed, .merge = merge, .global = o,
-                                   .want_msg = prefilter ? want_msg : NULL };
+                                   .want_msg = prefilter ? want_msg : NULL, .chunk_bytes = 1u << 20 };
 }
 
 static int row_cmp(const void *a, const void *b)
