@@ -111,6 +111,21 @@ void sm_stats_free(struct sm_stats *s)
     for (int i = 0; i < NT_MAX; i++) hmap_free(&s->t[i]);
 }
 
+void sm_stats_clear(struct sm_stats *s)
+{
+    memset(s, 0, offsetof(struct sm_stats, days));
+    hmap_clear(&s->days);
+    hmap_clear(&s->recip_dom);
+    hmap_clear(&s->sendg_dom);
+    hmap_clear(&s->recip_user);
+    hmap_clear(&s->sendg_user);
+    hmap_clear(&s->smtpd_dom);
+    hmap_clear(&s->hosts);
+    hmap_clear(&s->nosize);
+    for (int i = 0; i < NT_MAX; i++) hmap_clear(&s->t[i]);
+    s->overflow = 0;
+}
+
 /* A map entry, or NULL when the map is full (counted in overflow). */
 static inline void *cap_put(struct sm_stats *st, struct hmap *m, struct str key)
 {
@@ -170,12 +185,14 @@ static struct str intern(struct hmap *m, struct arena *ar, struct str s)
 
 static void *chunk_new(void *global)
 {
-    struct chunk *c = xcalloc(1, sizeof *c);
     struct summary *s = global;
-    c->s = s;
+    struct chunk *c = NULL;
     pthread_mutex_lock(&s->pool_mu);
-    if (s->npool) c->ar = s->pool[--s->npool];
+    if (s->npool) c = s->pool[--s->npool];
     pthread_mutex_unlock(&s->pool_mu);
+    if (c) return c;                  /* emptied by chunk_free() */
+    c = xcalloc(1, sizeof *c);
+    c->s = s;
     /* the chunk's maps die with it: their nodes come from its arena */
     sm_stats_init(&c->st, &c->ar);
     hmap_init_arena(&c->q, sizeof(struct qstate), &c->ar);
@@ -187,24 +204,39 @@ static void *chunk_new(void *global)
     return c;
 }
 
-static void chunk_free(struct summary *s, struct chunk *c)
+static void chunk_destroy(struct chunk *c)
 {
     sm_stats_free(&c->st);
     hmap_free(&c->q);
     hmap_free(&c->conn);
     hmap_free(&c->intern);
-    arena_clear(&c->ar);
-    pthread_mutex_lock(&s->pool_mu);
-    if (s->npool < (int)(sizeof s->pool / sizeof s->pool[0])) {
-        s->pool[s->npool++] = c->ar;
-        c->ar = (struct arena){ 0 };
-    }
-    pthread_mutex_unlock(&s->pool_mu);
     arena_free(&c->ar);
     free(c->p);
     free(c->w1);
     free(c->w2);
     free(c);
+}
+
+/* A merged chunk: emptied into the pool (or freed when the pool is full). Its tables keep
+ * their size, so the next chunk neither rehashes nor page-faults refilling them. */
+static void chunk_free(struct summary *s, struct chunk *c)
+{
+    sm_stats_clear(&c->st);
+    hmap_clear(&c->q);
+    hmap_clear(&c->conn);
+    hmap_clear(&c->intern);
+    arena_clear(&c->ar);
+    c->np = 0;
+    c->hs = INT64_MIN;
+    c->dayrow = NULL;
+    c->cllen = 0;
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool < (int)(sizeof s->pool / sizeof s->pool[0])) {
+        s->pool[s->npool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    if (c) chunk_destroy(c);
 }
 
 static struct pend *pend_add(struct chunk *c, enum ptype type, struct str key)
@@ -1487,7 +1519,7 @@ void summary_free(struct summary *s)
     hmap_free(&s->intern);
     hmap_free(&s->reinj);
     arena_free(&s->arena);
-    for (int i = 0; i < s->npool; i++) arena_free(&s->pool[i]);
+    for (int i = 0; i < s->npool; i++) chunk_destroy(s->pool[i]);
     pthread_mutex_destroy(&s->pool_mu);
     free(s);
 }

@@ -87,6 +87,7 @@ struct sm_nosize { uint16_t len; char addr[254]; };
 /* ar: the arena the maps' nodes come from (a chunk's), NULL for malloc'd nodes */
 void sm_stats_init(struct sm_stats *s, struct arena *ar);
 void sm_stats_free(struct sm_stats *s);
+void sm_stats_clear(struct sm_stats *s);   /* every figure 0; the maps keep their tables */
 
 struct summary {
     struct summary_opts o;
@@ -98,10 +99,10 @@ struct summary {
     struct hmap reinj;         /* qid -> int64_t time: announced by a content filter's "queued as" */
     struct arena arena;
     int64_t last_t, sweep_at;
-    /* the arenas of merged chunks, cleared, for the next chunks (no page faults refilling
-     * them); chunk_new runs on worker threads */
+    /* merged chunks, emptied, for the next ones: their arenas and tables are refilled
+     * without page faults or rehashing; chunk_new runs on worker threads */
     pthread_mutex_t pool_mu;
-    struct arena pool[16];
+    void *pool[8];
     int npool;
     /* filled by summary_finish() */
     int64_t ndays;             /* distinct days with Postfix lines (pflogsumm's dayCnt) */

@@ -184,6 +184,20 @@ bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val)
     return false;
 }
 
+void hmap_clear(struct hmap *m)
+{
+    if (!m->ar)
+        for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
+    if (m->cap > HMAP_KEEP_SLOTS) {
+        free(m->tab);
+        m->tab = NULL;
+        m->cap = 0;
+    } else if (m->count) {
+        memset(m->tab, 0, m->cap * sizeof *m->tab);
+    }
+    m->count = 0;
+}
+
 void hmap_free(struct hmap *m)
 {
     if (!m->ar)

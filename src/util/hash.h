@@ -46,6 +46,11 @@ void *hmap_get(const struct hmap *m, struct str key);
 void *hmap_put(struct hmap *m, struct str key, bool *isnew);
 bool hmap_del(struct hmap *m, struct str key);
 void hmap_free(struct hmap *m);
+/* Empty the map but keep its table (up to HMAP_KEEP_SLOTS slots) for the next keys: a map
+ * refilled again and again (a chunk's) then does not grow and rehash each time. An arena
+ * map's nodes stay in the arena (clear that too). */
+#define HMAP_KEEP_SLOTS ((size_t)1 << 16)
+void hmap_clear(struct hmap *m);
 static inline size_t hmap_count(const struct hmap *m) { return m->count; }
 
 /* Iterate: size_t it = 0; struct str k; void *v; while (hmap_next(m, &it, &k, &v)) ...

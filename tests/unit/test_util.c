@@ -125,6 +125,50 @@ static void t_hash(void)
     CHECK(hmap_get(&m, STR_LIT("k1")) == NULL);
 }
 
+/* hmap_clear: the map is empty and usable again, a small table is kept, a huge one dropped,
+ * and an arena map refills from the cleared arena */
+static void t_hash_clear(void)
+{
+    struct arena ar = { 0 };
+    struct hmap m;
+    hmap_init_arena(&m, sizeof(long), &ar);
+    char key[32];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "r%d-%d", round, i);
+            long *v = hmap_put(&m, str_c(key), NULL);
+            CHECK_INT(*v, 0);                     /* zeroed, not the last round's value */
+            *v = i;
+        }
+        CHECK_INT(hmap_count(&m), 3000);
+        snprintf(key, sizeof key, "r%d-%d", round, 2999);
+        CHECK(hmap_get(&m, str_c(key)) && *(long *)hmap_get(&m, str_c(key)) == 2999);
+        size_t cap = m.cap;
+        hmap_clear(&m);
+        arena_clear(&ar);
+        CHECK_INT(hmap_count(&m), 0);
+        CHECK_INT(m.cap, cap);                    /* kept: the next round does not regrow */
+        CHECK(hmap_get(&m, str_c(key)) == NULL);
+        size_t it = 0;
+        CHECK(!hmap_next(&m, &it, NULL, NULL));
+    }
+    hmap_free(&m);
+    arena_free(&ar);
+    /* malloc'd nodes are freed; a table over HMAP_KEEP_SLOTS slots is released */
+    hmap_init(&m, sizeof(int));
+    for (size_t i = 0; i < HMAP_KEEP_SLOTS; i++) {
+        snprintf(key, sizeof key, "k%zu", i);
+        hmap_put(&m, str_c(key), NULL);
+    }
+    CHECK(m.cap > HMAP_KEEP_SLOTS);
+    hmap_clear(&m);
+    CHECK_INT(m.cap, 0);
+    CHECK_INT(hmap_count(&m), 0);
+    *(int *)hmap_put(&m, STR_LIT("again"), NULL) = 5;
+    CHECK(hmap_get(&m, STR_LIT("again")) && *(int *)hmap_get(&m, STR_LIT("again")) == 5);
+    hmap_free(&m);
+}
+
 static void t_arena(void)
 {
     struct arena a = { 0 };
@@ -165,6 +209,7 @@ int main(void)
     RUN(t_str_find);
     RUN(t_buf);
     RUN(t_hash);
+    RUN(t_hash_clear);
     RUN(t_arena);
     RUN(t_json);
     return check_done();
