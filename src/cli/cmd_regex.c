@@ -22,6 +22,7 @@
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/msg.h"
+#include "util/par.h"
 #include "util/reader.h"
 #include "util/timeparse.h"
 #include "util/xalloc.h"
@@ -741,10 +742,7 @@ static int run(int argc, char **argv)
         dirs[ndirs++] = confd;
         dirs[ndirs++] = "/etc/fail2ban/filter.d";
     }
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : n > 8 ? 8 : (int)n;
-    }
+    if (threads == 0) threads = par_cpus();
     c.matched.all = c.print_all_matched;
     c.missed.all = c.print_all_missed;
     c.ignored.all = c.print_all_ignored;

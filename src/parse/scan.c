@@ -6,6 +6,7 @@
 #include "util/msg.h"
 #include "util/xalloc.h"
 #include <pthread.h>
+#include "util/par.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,9 @@ struct job {
     bool done;
 };
 
+struct progress;
+static void progress_add(struct progress *pg, uint64_t n);
+
 struct pool {
     int fd;                     /* the plain file, read with pread (no page faults, bounded RSS) */
     size_t fsize;
@@ -134,6 +138,10 @@ struct pool {
     size_t bufsize;             /* chunk size + one maximal line */
     char *freelist[32];
     size_t freesz[32], nfree;
+    /* merges: in job order, one at a time, by the thread that finds the next job done */
+    bool merging;
+    struct scan_stats *st;
+    struct progress *pg;
 };
 
 /* A job buffer: 2 MiB aligned and backed by transparent huge pages where the kernel gives
@@ -322,6 +330,28 @@ static void run_job(struct pool *p, struct job *j)
     }
 }
 
+/* Merge the done jobs that are next in order, unless another thread is merging (it will
+ * take them). Called and returns with p->mu held. The thread that finishes a job merges it
+ * itself: a separate merging thread would compete with the workers for the cores and wake
+ * up late. */
+static void merge_ready(struct pool *p)
+{
+    while (!p->merging && p->merged < p->njobs && p->jobs[p->merged].done) {
+        p->merging = true;
+        struct job *j = &p->jobs[p->merged];
+        pthread_mutex_unlock(&p->mu);
+        p->c->merge(p->c->global, j->state);   /* line slices stay valid until here */
+        cs_merge(p->st, &j->cs);
+        buf_give(p, j->buf);
+        j->buf = NULL;
+        progress_add(p->pg, j->end - j->start);
+        pthread_mutex_lock(&p->mu);
+        p->merged++;
+        p->merging = false;
+        pthread_cond_broadcast(&p->cv);
+    }
+}
+
 static void *worker(void *arg)
 {
     struct pool *p = arg;
@@ -338,7 +368,7 @@ static void *worker(void *arg)
         run_job(p, j);
         pthread_mutex_lock(&p->mu);
         j->done = true;
-        pthread_cond_broadcast(&p->cv);
+        merge_ready(p);
         pthread_mutex_unlock(&p->mu);
     }
 }
@@ -365,6 +395,12 @@ static void progress_show(struct progress *pg, bool final)
     if (final) fputs("\r\033[K", stderr);
 }
 
+static void progress_add(struct progress *pg, uint64_t n)
+{
+    pg->done += n;
+    progress_show(pg, false);
+}
+
 /* A plain file: fixed-size byte ranges, each read with pread by a worker; a line belongs to
  * the range it starts in. `off` is where reading starts (a line start, for --last). */
 static int scan_plain(const struct scan_opts *o, const struct scan_consumer *c, const char *path,
@@ -380,7 +416,8 @@ static int scan_plain(const struct scan_opts *o, const struct scan_consumer *c, 
     if (csize < (64u << 10)) csize = 64u << 10;
     size_t n = body ? (body + csize - 1) / csize : 0;
     struct pool p = { .fd = fd, .fsize = len, .o = o, .c = c, .ref = ref, .njobs = n,
-                      .window = 2 * (size_t)threads, .bufsize = csize + READER_MAX_LINE + 4 };
+                      .window = 2 * (size_t)threads, .bufsize = csize + READER_MAX_LINE + 4,
+                      .st = st, .pg = pg };
     p.jobs = xcalloc(n ? n : 1, sizeof *p.jobs);
     for (size_t i = 0; i < n; i++) {
         p.jobs[i].start = off + i * csize;
@@ -393,25 +430,19 @@ static int scan_plain(const struct scan_opts *o, const struct scan_consumer *c, 
     int started = 0;
     for (int i = 0; i < nt; i++)
         if (pthread_create(&tids[i], NULL, worker, &p) == 0) started++;
-    if (started == 0 && n) {
+    pthread_mutex_lock(&p.mu);
+    if (started == 0) {
         /* no threads could be started: do the work here */
-        for (size_t i = 0; i < n; i++) { run_job(&p, &p.jobs[i]); p.jobs[i].done = true; }
+        for (size_t i = 0; i < n; i++) {
+            pthread_mutex_unlock(&p.mu);
+            run_job(&p, &p.jobs[i]);
+            pthread_mutex_lock(&p.mu);
+            p.jobs[i].done = true;
+            merge_ready(&p);
+        }
     }
-    for (size_t k = 0; k < n; k++) {
-        pthread_mutex_lock(&p.mu);
-        while (!p.jobs[k].done) pthread_cond_wait(&p.cv, &p.mu);
-        pthread_mutex_unlock(&p.mu);
-        c->merge(c->global, p.jobs[k].state);   /* line slices stay valid until here */
-        cs_merge(st, &p.jobs[k].cs);
-        buf_give(&p, p.jobs[k].buf);
-        p.jobs[k].buf = NULL;
-        pg->done += p.jobs[k].end - p.jobs[k].start;
-        progress_show(pg, false);
-        pthread_mutex_lock(&p.mu);
-        p.merged++;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-    }
+    while (p.merged < n) pthread_cond_wait(&p.cv, &p.mu);
+    pthread_mutex_unlock(&p.mu);
     for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
     free(tids);
     free(p.jobs);
@@ -563,13 +594,7 @@ static int scan_journal(const struct scan_opts *o, const struct scan_consumer *c
     return 0;
 }
 
-int scan_default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    if (n > 8) n = 8;
-    return (int)n;
-}
+int scan_default_threads(void) { return par_cpus(); }
 
 void scan_stats_free(struct scan_stats *st) { hmap_free(&st->other_progs); }
 

@@ -76,6 +76,7 @@ struct summary_opts {
     int bounce_detail, deferral_detail, smtp_detail, smtpd_warn_detail, reject_detail;
     struct str syslog_name;    /* pflogsumm --syslog-name ("postfix" is always accepted) */
     char date_label[32];       /* "-d": "Nov 22" / "2026-11-22" for the heading; "" none */
+    int threads;               /* for sorting and formatting the report (0: the CPUs) */
 };
 
 struct summary;

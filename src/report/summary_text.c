@@ -5,6 +5,8 @@
  * output is deterministic where pflogsumm's is not.
  */
 #include "report/summary_int.h"
+#include "util/par.h"
+#include "util/xalloc.h"
 #include "util/timeparse.h"
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +22,44 @@ static void title(FILE *f, const char *t)
     fputc('\n', f);
 }
 
+/* n spaces ("%*s" with ""), and v as "%*" PRId64: the detail tables print tens of thousands
+ * of rows, and fprintf's parsing of the format was a third of the time to print them. The
+ * streams are the caller's alone (stdout, or a buffer of one thread): no stdio locking. */
+static void put_pad(FILE *f, int n)
+{
+    static const char sp[32] = "                                ";
+    while (n > 0) {
+        int k = n < 32 ? n : 32;
+        fwrite_unlocked(sp, 1, (size_t)k, f);
+        n -= k;
+    }
+}
+
+static void put_int(FILE *f, int width, int64_t v)
+{
+    char b[24];
+    size_t i = sizeof b;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        b[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) b[--i] = '-';
+    int len = (int)(sizeof b - i);
+    if (width > len) put_pad(f, width - len);
+    fwrite_unlocked(b + i, 1, (size_t)len, f);
+}
+
 /* pre "%6d%s" post, of adj_int_units (width 0: "%d%s") */
 static void iu(FILE *f, const char *pre, int width, double v, const char *post)
 {
     int64_t x;
     char u;
     pfs_int_units(v, &x, &u);
-    fprintf(f, "%s%*" PRId64 "%c%s", pre, width, x, u, post);
+    fputs_unlocked(pre, f);
+    put_int(f, width, x);
+    fputc_unlocked(u, f);
+    fputs_unlocked(post, f);
 }
 
 static void time_units(double v, double *out, char *u)
@@ -37,7 +70,7 @@ static void time_units(double v, double *out, char *u)
     *out = v;
 }
 
-static void put_str(FILE *f, struct str s) { fwrite(s.p, 1, s.len, f); }
+static void put_str(FILE *f, struct str s) { fwrite_unlocked(s.p, 1, s.len, f); }
 
 static void smh(int64_t sec, int *h, int *m, int *s)
 {
@@ -49,27 +82,26 @@ static void smh(int64_t sec, int *h, int *m, int *s)
 
 /* ---- nested tables (print_nested_hash / walk_nested_hash) ---- */
 
-static void walk(FILE *f, const struct sm_nest *m, struct str prefix, int cnt, int level)
+/* Print rows, the children of prefix (leaf: they have no children). An inner row's own
+ * children are built once: to know whether its header gets "(total: N)" and to print them. */
+static void walk(FILE *f, const struct sm_nest *m, struct str prefix, struct sm_row *rows, size_t n, bool leaf,
+                 int cnt, int level)
 {
     level += 2;
-    size_t n;
-    bool leaf;
-    struct sm_row *rows = sm_children(m, prefix, &n, &leaf);
     if (leaf) {
         int c = cnt;
         for (size_t i = 0; i < n; i++) {
-            fprintf(f, "%*s", level, "");
+            put_pad(f, level);
             iu(f, "", 6, (double)rows[i].n, "  ");
             put_str(f, rows[i].key);
-            fputc('\n', f);
+            fputc_unlocked('\n', f);
             if (--c == 0) break;
         }
-        free(rows);
         return;
     }
-    char *pb = malloc(prefix.len + 2100);
+    char *pb = xmalloc(prefix.len + 2100);
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%*s", level, "");
+        put_pad(f, level);
         put_str(f, rows[i].key);
         size_t pl = prefix.len;
         sm_copy(pb, prefix.p, pl);
@@ -80,16 +112,15 @@ static void walk(FILE *f, const struct sm_nest *m, struct str prefix, int cnt, i
         size_t cn;
         bool cleaf;
         struct sm_row *cr = sm_children(m, np, &cn, &cleaf);
-        free(cr);
         if (cleaf) {
             if (cnt > 0) fprintf(f, " (top %d)", cnt);
             fprintf(f, " (total: %" PRId64 ")", rows[i].n);
         }
         fputc('\n', f);
-        walk(f, m, np, cnt, level);
+        walk(f, m, np, cr, cn, cleaf, cnt, level);
+        free(cr);
     }
     free(pb);
-    free(rows);
 }
 
 static void nested(FILE *f, const struct hmap *m, const char *t, int cnt)
@@ -101,7 +132,11 @@ static void nested(FILE *f, const struct hmap *m, const char *t, int cnt)
     title(f, t);
     struct sm_nest x;
     sm_nest_init(&x, m);
-    walk(f, &x, STR_NULL, cnt, 0);
+    size_t n;
+    bool leaf;
+    struct sm_row *rows = sm_children(&x, STR_NULL, &n, &leaf);
+    walk(f, &x, STR_NULL, rows, n, leaf, cnt, 0);
+    free(rows);
     sm_nest_free(&x);
 }
 
@@ -125,22 +160,56 @@ static void by_cnt_vals(FILE *f, const struct hmap *m, const char *t, int cnt)
     free(rows);
 }
 
+/* One detail table of problems(), formatted into its own buffer. */
+struct nest_job {
+    const struct hmap *m;
+    const char *title;
+    int cnt;
+    char *out;          /* open_memstream's buffer (owned, freed by problems()) */
+    size_t len;
+};
+
+static void nest_job_run(void *ctx, size_t i)
+{
+    struct nest_job *j = (struct nest_job *)ctx + i;
+    FILE *f = open_memstream(&j->out, &j->len);
+    if (!f) return;                  /* problems() formats it itself */
+    nested(f, j->m, j->title, j->cnt);
+    if (fclose(f) != 0) {
+        free(j->out);
+        j->out = NULL;
+    }
+}
+
+/* The detail sections. They are most of the report's size and of the time to sort and format
+ * it (the reject and warning tables of a big log hold tens of thousands of rows), so they are
+ * formatted in parallel into buffers that are then written in order. */
 static void problems(FILE *f, const struct summary *s)
 {
     const struct summary_opts *o = &s->o;
     const struct sm_stats *g = &s->g;
-    if (o->deferral_detail != 0) nested(f, &g->t[NT_DEFER], "message deferral detail", o->deferral_detail);
-    if (o->bounce_detail != 0) nested(f, &g->t[NT_BOUNCE], "message bounce detail (by relay)", o->bounce_detail);
+    struct nest_job jobs[10];
+    size_t n = 0;
+#define JOB(tab, title, cnt) (jobs[n++] = (struct nest_job){ &g->t[tab], title, cnt, NULL, 0 })
+    if (o->deferral_detail != 0) JOB(NT_DEFER, "message deferral detail", o->deferral_detail);
+    if (o->bounce_detail != 0) JOB(NT_BOUNCE, "message bounce detail (by relay)", o->bounce_detail);
     if (o->reject_detail != 0) {
-        nested(f, &g->t[NT_REJECT], "message reject detail", o->reject_detail);
-        nested(f, &g->t[NT_WARN], "message reject warning detail", o->reject_detail);
-        nested(f, &g->t[NT_HOLD], "message hold detail", o->reject_detail);
-        nested(f, &g->t[NT_DISCARD], "message discard detail", o->reject_detail);
+        JOB(NT_REJECT, "message reject detail", o->reject_detail);
+        JOB(NT_WARN, "message reject warning detail", o->reject_detail);
+        JOB(NT_HOLD, "message hold detail", o->reject_detail);
+        JOB(NT_DISCARD, "message discard detail", o->reject_detail);
     }
-    if (o->smtp_detail != 0) nested(f, &g->t[NT_SMTP], "smtp delivery failures", o->smtp_detail);
-    if (o->smtpd_warn_detail != 0) nested(f, &g->t[NT_WARNING], "Warnings", o->smtpd_warn_detail);
-    nested(f, &g->t[NT_FATAL], "Fatal Errors", 0);
-    nested(f, &g->t[NT_PANIC], "Panics", 0);
+    if (o->smtp_detail != 0) JOB(NT_SMTP, "smtp delivery failures", o->smtp_detail);
+    if (o->smtpd_warn_detail != 0) JOB(NT_WARNING, "Warnings", o->smtpd_warn_detail);
+    JOB(NT_FATAL, "Fatal Errors", 0);
+    JOB(NT_PANIC, "Panics", 0);
+#undef JOB
+    par_for(n, nest_job_run, jobs, o->threads > 0 ? o->threads : par_cpus());
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].out) fwrite(jobs[i].out, 1, jobs[i].len, f);
+        else nested(f, jobs[i].m, jobs[i].title, jobs[i].cnt);
+        free(jobs[i].out);
+    }
     by_cnt_vals(f, &g->t[NT_MASTER], "Master daemon messages", 0);
 }
 

@@ -6,6 +6,7 @@
 #include "util/hash.h"
 #include "util/arena.h"
 #include "util/json.h"
+#include "util/par.h"
 #include "util/xalloc.h"
 #include <stdlib.h>
 
@@ -169,6 +170,32 @@ static void t_hash_clear(void)
     hmap_free(&m);
 }
 
+/* par_for: every task runs exactly once, whatever the thread count (1: the caller alone) */
+static void count_task(void *ctx, size_t i)
+{
+    int *hits = ctx;
+    hits[i]++;
+}
+
+static void t_par(void)
+{
+    enum { N = 1000 };
+    static int hits[N];
+    int threads[] = { 1, 2, 3, 8, 64 };
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        memset(hits, 0, sizeof hits);
+        par_for(N, count_task, hits, threads[t]);
+        int bad = 0;
+        for (int i = 0; i < N; i++) bad += hits[i] != 1;
+        CHECK_INT(bad, 0);
+    }
+    par_for(0, count_task, hits, 4);             /* nothing to do: returns */
+    memset(hits, 0, sizeof hits);
+    par_for(1, count_task, hits, 0);             /* 0 threads: the caller runs it */
+    CHECK_INT(hits[0], 1);
+    CHECK(par_cpus() >= 1 && par_cpus() <= 8);
+}
+
 static void t_arena(void)
 {
     struct arena a = { 0 };
@@ -210,6 +237,7 @@ int main(void)
     RUN(t_buf);
     RUN(t_hash);
     RUN(t_hash_clear);
+    RUN(t_par);
     RUN(t_arena);
     RUN(t_json);
     return check_done();
