@@ -38,7 +38,7 @@ CC      := clang
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 else
-OPT     ?= -O2 -g
+OPT     ?= -O3 -g
 endif
 CFLAGS  += $(WARN) $(OPT) -MMD -MP
 

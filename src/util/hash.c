@@ -8,10 +8,17 @@
 #include <time.h>
 
 struct hmap_node {
-    uint64_t hash;
     size_t klen;
     size_t voff;                 /* offset of the value area from the node start */
     _Alignas(16) char key[];     /* key bytes, NUL, padding, value */
+};
+
+/* A slot holds the node's hash next to the pointer: a probe past another key, and above
+ * all a miss (a probe run of several slots at 70 % load), reads only the slot array, not a
+ * node elsewhere in memory per slot. */
+struct hmap_slot {
+    struct hmap_node *n;
+    uint64_t hash;
 };
 
 static inline void *node_val(struct hmap_node *n) { return (char *)n + n->voff; }
@@ -88,9 +95,9 @@ static inline __attribute__((always_inline)) size_t find_slot(const struct hmap 
 {
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     for (;;) {
-        struct hmap_node *n = m->tab[i];
-        if (!n) return i;
-        if (n->hash == h && n->klen == key.len && keq(n->key, key.p, key.len))
+        const struct hmap_slot *sl = &m->tab[i];
+        if (!sl->n) return i;
+        if (sl->hash == h && sl->n->klen == key.len && keq(sl->n->key, key.p, key.len))
             return i;
         i = (i + 1) & mask;
     }
@@ -100,19 +107,18 @@ void *hmap_get(const struct hmap *m, struct str key)
 {
     if (!m->count) return NULL;
     size_t i = find_slot(m, key, hkey(key));
-    return m->tab[i] ? node_val(m->tab[i]) : NULL;
+    return m->tab[i].n ? node_val(m->tab[i].n) : NULL;
 }
 
 static void grow(struct hmap *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    struct hmap_node **nt = xcalloc(ncap, sizeof *nt);
+    struct hmap_slot *nt = xcalloc(ncap, sizeof *nt);
     for (size_t i = 0; i < m->cap; i++) {
-        struct hmap_node *n = m->tab[i];
-        if (!n) continue;
-        size_t j = (size_t)n->hash & (ncap - 1);
-        while (nt[j]) j = (j + 1) & (ncap - 1);
-        nt[j] = n;
+        if (!m->tab[i].n) continue;
+        size_t j = (size_t)m->tab[i].hash & (ncap - 1);
+        while (nt[j].n) j = (j + 1) & (ncap - 1);
+        nt[j] = m->tab[i];
     }
     free(m->tab);
     m->tab = nt;
@@ -124,9 +130,9 @@ void *hmap_put(struct hmap *m, struct str key, bool *isnew)
     if ((m->count + 1) * 10 > m->cap * 7) grow(m);
     uint64_t h = hkey(key);
     size_t i = find_slot(m, key, h);
-    if (m->tab[i]) {
+    if (m->tab[i].n) {
         if (isnew) *isnew = false;
-        return node_val(m->tab[i]);
+        return node_val(m->tab[i].n);
     }
     size_t voff = (offsetof(struct hmap_node, key) + key.len + 1 + 15) & ~(size_t)15;
     struct hmap_node *n;
@@ -136,12 +142,11 @@ void *hmap_put(struct hmap *m, struct str key, bool *isnew)
         n = xmalloc(voff + m->valsize);
         memset((char *)n + voff, 0, m->valsize);
     }
-    n->hash = h;
     n->klen = key.len;
     n->voff = voff;
     if (key.len) memcpy(n->key, key.p, key.len);
     n->key[key.len] = 0;
-    m->tab[i] = n;
+    m->tab[i] = (struct hmap_slot){ n, h };
     m->count++;
     if (isnew) *isnew = true;
     return node_val(n);
@@ -151,20 +156,19 @@ bool hmap_del(struct hmap *m, struct str key)
 {
     if (!m->count) return false;
     size_t mask = m->cap - 1, i = find_slot(m, key, hkey(key));
-    if (!m->tab[i]) return false;
-    if (!m->ar) free(m->tab[i]);
-    m->tab[i] = NULL;
+    if (!m->tab[i].n) return false;
+    if (!m->ar) free(m->tab[i].n);
+    m->tab[i].n = NULL;
     m->count--;
     /* backward-shift: move later members of the probe run into the hole */
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        struct hmap_node *n = m->tab[j];
-        if (!n) break;
-        size_t home = (size_t)n->hash & mask;
+        if (!m->tab[j].n) break;
+        size_t home = (size_t)m->tab[j].hash & mask;
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            m->tab[i] = n;
-            m->tab[j] = NULL;
+            m->tab[i] = m->tab[j];
+            m->tab[j].n = NULL;
             i = j;
         }
     }
@@ -174,7 +178,7 @@ bool hmap_del(struct hmap *m, struct str key)
 bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val)
 {
     while (*it < m->cap) {
-        struct hmap_node *n = m->tab[(*it)++];
+        struct hmap_node *n = m->tab[(*it)++].n;
         if (n) {
             if (key) *key = (struct str){ n->key, n->klen };
             if (val) *val = node_val(n);
@@ -187,7 +191,7 @@ bool hmap_next(const struct hmap *m, size_t *it, struct str *key, void **val)
 void hmap_clear(struct hmap *m)
 {
     if (!m->ar)
-        for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
+        for (size_t i = 0; i < m->cap; i++) free(m->tab[i].n);
     if (m->cap > HMAP_KEEP_SLOTS) {
         free(m->tab);
         m->tab = NULL;
@@ -201,7 +205,7 @@ void hmap_clear(struct hmap *m)
 void hmap_free(struct hmap *m)
 {
     if (!m->ar)
-        for (size_t i = 0; i < m->cap; i++) free(m->tab[i]);
+        for (size_t i = 0; i < m->cap; i++) free(m->tab[i].n);
     free(m->tab);
     m->tab = NULL;
     m->cap = m->count = 0;

@@ -30,10 +30,10 @@ static inline uint64_t hash_mix64(uint64_t h)
  * aim for collisions. */
 uint64_t hash_seed(const void *salt);
 
-struct hmap_node;
+struct hmap_slot;
 struct arena;
 struct hmap {
-    struct hmap_node **tab;
+    struct hmap_slot *tab;
     size_t cap, count, valsize;
     struct arena *ar;            /* NULL: nodes are malloc'd; else taken from this arena */
 };

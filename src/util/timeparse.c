@@ -260,7 +260,7 @@ static int64_t local_midnight(int64_t t, int days)
 static int parse_iso(struct str s, int64_t *out)
 {
     size_t i = 0;
-    int y, mo, d, hh = 0, mi = 0, ss = 0;
+    int y = 0, mo = 0, d = 0, hh = 0, mi = 0, ss = 0;
     if (!take_digits(s, &i, 4, &y) || !take_char(s, &i, '-') || !take_digits(s, &i, 2, &mo) ||
         !take_char(s, &i, '-') || !take_digits(s, &i, 2, &d))
         return 0;
