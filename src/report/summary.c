@@ -1526,8 +1526,6 @@ void summary_free(struct summary *s)
 
 /* ---------------------------------------------------------------- rows */
 
-struct rowctx { enum sm_sort how; };
-
 static int cmp_bytes(struct str a, struct str b)
 {
     size_t n = a.len < b.len ? a.len : b.len;
@@ -1536,17 +1534,32 @@ static int cmp_bytes(struct str a, struct str b)
     return a.len < b.len ? -1 : a.len > b.len;
 }
 
-struct xrow { struct sm_row r; struct str norm; int64_t size; };
-
-static int row_cmp(const void *pa, const void *pb, void *ctx)
+/* The first 8 bytes of s, big-endian, zero-padded: where two differ, they order as the
+ * byte strings do (a shorter string pads with zeros, which sort first); where they are
+ * equal, cmp_bytes decides. */
+static uint64_t be_prefix(struct str s)
 {
-    const struct xrow *a = pa, *b = pb;
-    enum sm_sort how = *(enum sm_sort *)ctx;
+    unsigned char b[8] = { 0 };
+    sm_copy((char *)b, s.p, s.len < 8 ? s.len : 8);
+    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 | (uint64_t)b[3] << 32 |
+           (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 | (uint64_t)b[6] << 8 | b[7];
+}
+
+static inline int cmp_pfx(uint64_t pa, uint64_t pb, struct str a, struct str b)
+{
+    if (pa != pb) return pa < pb ? -1 : 1;
+    return cmp_bytes(a, b);
+}
+
+struct xrow { struct sm_row r; struct str norm; int64_t size; uint64_t npfx, kpfx; };
+
+static inline int row_cmp(const struct xrow *a, const struct xrow *b, enum sm_sort how)
+{
     int c;
     switch (how) {
     case SORT_CNT_HOST:
         if (a->r.n != b->r.n) return a->r.n > b->r.n ? -1 : 1;
-        if ((c = cmp_bytes(a->norm, b->norm))) return c;
+        if ((c = cmp_pfx(a->npfx, b->npfx, a->norm, b->norm))) return c;
         break;
     case SORT_CNT_SIZE:
         if (a->r.n != b->r.n) return a->r.n > b->r.n ? -1 : 1;
@@ -1554,13 +1567,49 @@ static int row_cmp(const void *pa, const void *pb, void *ctx)
         break;
     case SORT_SIZE_HOST:
         if (a->size != b->size) return a->size > b->size ? -1 : 1;
-        if ((c = cmp_bytes(a->norm, b->norm))) return c;
+        if ((c = cmp_pfx(a->npfx, b->npfx, a->norm, b->norm))) return c;
         break;
     case SORT_KEY:
         break;
     }
-    return cmp_bytes(a->r.key, b->r.key);
+    return cmp_pfx(a->kpfx, b->kpfx, a->r.key, b->r.key);
 }
+
+/* A merge sort of pointers with the comparison inlined: qsort's indirect call per
+ * comparison and its element copies were most of the time to sort a report's large tables.
+ * The orders compared here are total (keys are unique), so stability does not matter. */
+#define MSORT_RUN 16
+#define DEFINE_PTR_MSORT(name, T, LESS_EQ)                                                       \
+    static void name(T **a, size_t n, enum sm_sort how)                                          \
+    {                                                                                            \
+        (void)how;                                                                               \
+        for (size_t lo = 0; lo < n; lo += MSORT_RUN) {                                           \
+            size_t hi = lo + MSORT_RUN < n ? lo + MSORT_RUN : n;                                 \
+            for (size_t i = lo + 1; i < hi; i++) {                                               \
+                T *v = a[i];                                                                     \
+                size_t j = i;                                                                    \
+                while (j > lo && !LESS_EQ(a[j - 1], v)) { a[j] = a[j - 1]; j--; }                \
+                a[j] = v;                                                                        \
+            }                                                                                    \
+        }                                                                                        \
+        if (n <= MSORT_RUN) return;                                                              \
+        T **tmp = xmalloc(n * sizeof *tmp), **src = a, **dst = tmp;                              \
+        for (size_t w = MSORT_RUN; w < n; w *= 2) {                                              \
+            for (size_t lo = 0; lo < n; lo += 2 * w) {                                           \
+                size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;      \
+                size_t i = lo, j = mid, k = lo;                                                  \
+                while (i < mid && j < hi) dst[k++] = LESS_EQ(src[i], src[j]) ? src[i++] : src[j++]; \
+                while (i < mid) dst[k++] = src[i++];                                             \
+                while (j < hi) dst[k++] = src[j++];                                              \
+            }                                                                                    \
+            T **t = src; src = dst; dst = t;                                                     \
+        }                                                                                        \
+        if (src != a) memcpy(a, src, n * sizeof *a);                                             \
+        free(tmp);                                                                               \
+    }
+
+#define ROW_LE(x, y) (row_cmp((x), (y), how) <= 0)
+DEFINE_PTR_MSORT(sort_rows, struct xrow, ROW_LE)
 
 /* value kinds by map value size */
 static void row_vals(const struct hmap *m, const void *v, int64_t *n, int64_t *size)
@@ -1583,7 +1632,9 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
     void *v;
     while (hmap_next(m, &it, &k, &v)) bytes += 2 * k.len + 8;
     struct xrow *x = xmalloc((n ? n : 1) * sizeof *x);
+    struct xrow **px = xmalloc((n ? n : 1) * sizeof *px);
     char *kb = xmalloc(bytes + 1), *kp = kb;
+    bool norm = how == SORT_CNT_HOST || how == SORT_SIZE_HOST;
     size_t i = 0;
     for (it = 0; hmap_next(m, &it, &k, &v); i++) {
         sm_copy(kp, k.p, k.len);
@@ -1591,44 +1642,58 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
         kp += k.len;
         x[i].r.val = v;
         row_vals(m, v, &x[i].r.n, &x[i].size);
-        size_t nl = pfs_normalize_host(k, kp, k.len + 4);
-        x[i].norm = (struct str){ kp, nl };
-        kp += nl;
+        x[i].kpfx = be_prefix(k);
+        x[i].norm = STR_NULL;
+        x[i].npfx = 0;
+        if (norm) {
+            size_t nl = pfs_normalize_host(k, kp, k.len + 4);
+            x[i].norm = (struct str){ kp, nl };
+            x[i].npfx = be_prefix(x[i].norm);
+            kp += nl;
+        }
+        px[i] = &x[i];
     }
-    qsort_r(x, n, sizeof *x, row_cmp, &how);
+    sort_rows(px, n, how);
     /* compact into sm_row array followed by the key bytes (one block, one free()) */
     struct sm_row *rows = xmalloc((n ? n : 1) * sizeof *rows + bytes + 1);
     char *dst = (char *)(rows + (n ? n : 1));
     for (i = 0; i < n; i++) {
-        rows[i] = x[i].r;
-        sm_copy(dst, x[i].r.key.p, x[i].r.key.len);
+        rows[i] = px[i]->r;
+        sm_copy(dst, px[i]->r.key.p, px[i]->r.key.len);
         rows[i].key.p = dst;
-        dst += x[i].r.key.len;
+        dst += px[i]->r.key.len;
     }
+    free(px);
     free(x);
     free(kb);
     *np = n;
     return rows;
 }
 
-static int nkv_cmp(const void *a, const void *b)
-{
-    return cmp_bytes(((const struct sm_nkv *)a)->k, ((const struct sm_nkv *)b)->k);
-}
+struct nkv_s { struct sm_nkv e; uint64_t pfx; };
+#define NKV_LE(x, y) (cmp_pfx((x)->pfx, (y)->pfx, (x)->e.k, (y)->e.k) <= 0)
+DEFINE_PTR_MSORT(sort_nkv, struct nkv_s, NKV_LE)
 
 void sm_nest_init(struct sm_nest *x, const struct hmap *m)
 {
-    x->n = hmap_count(m);
-    x->e = xmalloc((x->n ? x->n : 1) * sizeof *x->e);
-    size_t it = 0, i = 0;
+    size_t n = hmap_count(m), it = 0, i = 0;
+    struct nkv_s *tmp = xmalloc((n ? n : 1) * sizeof *tmp);
+    struct nkv_s **p = xmalloc((n ? n : 1) * sizeof *p);
     struct str k;
     void *v;
-    while (hmap_next(m, &it, &k, &v) && i < x->n) {
-        x->e[i].k = k;
-        x->e[i++].v = *(int64_t *)v;
+    while (hmap_next(m, &it, &k, &v) && i < n) {
+        tmp[i].e.k = k;
+        tmp[i].e.v = *(int64_t *)v;
+        tmp[i].pfx = be_prefix(k);
+        p[i] = &tmp[i];
+        i++;
     }
+    sort_nkv(p, i, SORT_KEY);
     x->n = i;
-    qsort(x->e, x->n, sizeof *x->e, nkv_cmp);
+    x->e = xmalloc((i ? i : 1) * sizeof *x->e);
+    for (size_t j = 0; j < i; j++) x->e[j] = p[j]->e;
+    free(p);
+    free(tmp);
 }
 
 void sm_nest_free(struct sm_nest *x)

@@ -1,7 +1,6 @@
 /* json - see json.h. */
 #include "util/json.h"
 #include <stdlib.h>
-#include <inttypes.h>
 
 void jw_init(struct jw *w, FILE *f, bool pretty)
 {
@@ -15,8 +14,9 @@ void jw_init(struct jw *w, FILE *f, bool pretty)
 static void indent(struct jw *w)
 {
     if (!w->pretty) return;
-    fputc('\n', w->f);
-    for (int i = 0; i < w->depth; i++) fputs("  ", w->f);
+    /* a newline and two spaces per level, in one write (depth < JW_MAXDEPTH) */
+    static const char nl[1 + 2 * JW_MAXDEPTH + 1] = "\n                                                                ";
+    fwrite(nl, 1, 1 + 2 * (size_t)w->depth, w->f);
 }
 
 static void sep(struct jw *w)
@@ -81,23 +81,31 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Printable ASCII other than '"' and '\\': written as is. */
+static bool plain(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
+
 void json_escape(FILE *f, struct str s)
 {
     const unsigned char *p = (const unsigned char *)s.p;
+    size_t run = 0;                  /* start of the bytes not written yet, all as they are */
     for (size_t i = 0; i < s.len;) {
         unsigned char c = p[i];
-        if (c == '"' || c == '\\') { fputc('\\', f); fputc(c, f); i++; }
-        else if (c == '\n') { fputs("\\n", f); i++; }
-        else if (c == '\r') { fputs("\\r", f); i++; }
-        else if (c == '\t') { fputs("\\t", f); i++; }
-        else if (c < 0x20 || c == 0x7f) { fprintf(f, "\\u%04x", c); i++; }
-        else if (c < 0x80) { fputc(c, f); i++; }
-        else {
+        if (plain(c)) { i++; continue; }
+        if (c >= 0x80) {
             size_t l = utf8_len(p + i, s.len - i);
-            if (l == 0) { fputs("\xef\xbf\xbd", f); i++; }
-            else { fwrite(p + i, 1, l, f); i += l; }
+            if (l) { i += l; continue; }      /* valid UTF-8 stays in the run */
         }
+        /* one run in one write: a table of tens of thousands of rows is mostly plain text */
+        if (i > run) fwrite(p + run, 1, i - run, f);
+        if (c == '"' || c == '\\') { fputc('\\', f); fputc(c, f); }
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\r') fputs("\\r", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else fputs("\xef\xbf\xbd", f);     /* invalid UTF-8: U+FFFD */
+        run = ++i;
     }
+    if (s.len > run) fwrite(p + run, 1, s.len - run, f);
 }
 
 void jw_str(struct jw *w, struct str s)
@@ -114,8 +122,33 @@ void jw_cstr(struct jw *w, const char *s)
     else jw_str(w, str_c(s));
 }
 
-void jw_int(struct jw *w, int64_t v) { sep(w); fprintf(w->f, "%" PRId64, v); }
-void jw_uint(struct jw *w, uint64_t v) { sep(w); fprintf(w->f, "%" PRIu64, v); }
+/* digits of v (with '-' when neg) at the end of b[24], returned length */
+static size_t fmt_u64(char *b, uint64_t v, bool neg)
+{
+    size_t i = 24;
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg) b[--i] = '-';
+    return 24 - i;
+}
+
+void jw_int(struct jw *w, int64_t v)
+{
+    char b[24];
+    sep(w);
+    size_t n = fmt_u64(b, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
+    fwrite(b + 24 - n, 1, n, w->f);
+}
+
+void jw_uint(struct jw *w, uint64_t v)
+{
+    char b[24];
+    sep(w);
+    size_t n = fmt_u64(b, v, false);
+    fwrite(b + 24 - n, 1, n, w->f);
+}
 void jw_double(struct jw *w, double v, int decimals) { sep(w); fprintf(w->f, "%.*f", decimals, v); }
 void jw_bool(struct jw *w, bool v) { sep(w); fputs(v ? "true" : "false", w->f); }
 void jw_null(struct jw *w) { sep(w); fputs("null", w->f); }

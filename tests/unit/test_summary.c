@@ -198,6 +198,103 @@ static void t_consumer_chunking(void)
     free(ref);
 }
 
+/* ---- sm_rows / sm_nest_init order against a plain reference comparator ---- */
+
+struct refrow { struct str key; int64_t n, size; char norm[300]; size_t nlen; };
+
+static int ref_bytes(const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+    return al < bl ? -1 : al > bl;
+}
+
+static enum sm_sort ref_how;
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const struct refrow *a = pa, *b = pb;
+    int c;
+    if (ref_how == SORT_CNT_HOST || ref_how == SORT_CNT_SIZE)
+        if (a->n != b->n) return a->n > b->n ? -1 : 1;
+    if (ref_how == SORT_CNT_SIZE || ref_how == SORT_SIZE_HOST)
+        if (a->size != b->size) return a->size > b->size ? -1 : 1;
+    if (ref_how == SORT_CNT_HOST || ref_how == SORT_SIZE_HOST)
+        if ((c = ref_bytes(a->norm, a->nlen, b->norm, b->nlen))) return c;
+    return ref_bytes(a->key.p, a->key.len, b->key.p, b->key.len);
+}
+
+static void t_rows_order(void)
+{
+    /* keys that share 8-byte prefixes, are shorter than 8 bytes, hold NUL and high bytes,
+     * dotted quads and domains (normalize_host), with counts and sizes that tie often */
+    static const char *const stems[] = { "cleanup", "cleanup\x1f", "198.51.100.", "mail.example.", "a", "",
+                                          "ab\0", "\xff\xfe", "user@Example.COM.", "10.0.0" };
+    enum { N = 3000 };
+    struct hmap m;
+    hmap_init(&m, sizeof(struct sm_ucnt));
+    static struct refrow ref[N];
+    size_t nref = 0;
+    unsigned seed = 12345;
+    for (int i = 0; nref < N && i < 10 * N; i++) {
+        char k[64];
+        seed = seed * 1103515245u + 12345u;
+        const char *st = stems[(seed >> 16) % 10];
+        size_t sl = strlen(st) + (st[0] == 'a' && st[1] == 'b' ? 1 : 0);   /* "ab\0" keeps its NUL */
+        memcpy(k, st, sl);
+        int tail = (int)((seed >> 8) % 300);
+        int tl = snprintf(k + sl, sizeof k - sl, "%d", tail);
+        struct str key = { k, sl + (size_t)tl };
+        bool isnew;
+        struct sm_ucnt *u = hmap_put(&m, key, &isnew);
+        if (!isnew) continue;
+        u->cnt = (int64_t)((seed >> 4) % 4);
+        u->size = (int64_t)((seed >> 12) % 3) * 100;
+        ref[nref].n = u->cnt;
+        ref[nref].size = u->size;
+        nref++;
+    }
+    /* the reference rows point at the map's own keys */
+    size_t it = 0, r = 0;
+    struct str k;
+    void *v;
+    while (hmap_next(&m, &it, &k, &v)) {
+        const struct sm_ucnt *u = v;
+        ref[r].key = k;
+        ref[r].n = u->cnt;
+        ref[r].size = u->size;
+        ref[r].nlen = pfs_normalize_host(k, ref[r].norm, sizeof ref[r].norm);
+        r++;
+    }
+    CHECK_INT(r, nref);
+    enum sm_sort hows[] = { SORT_CNT_HOST, SORT_CNT_SIZE, SORT_SIZE_HOST, SORT_KEY };
+    for (size_t h = 0; h < 4; h++) {
+        ref_how = hows[h];
+        qsort(ref, nref, sizeof ref[0], ref_cmp);
+        size_t n;
+        struct sm_row *rows = sm_rows(&m, hows[h], &n);
+        CHECK_INT(n, nref);
+        int bad = 0;
+        for (size_t i = 0; i < n && i < nref; i++)
+            bad += rows[i].key.len != ref[i].key.len || memcmp(rows[i].key.p, ref[i].key.p, ref[i].key.len) != 0;
+        CHECK_INT(bad, 0);
+        free(rows);
+    }
+    /* the nested-table index: keys in byte order */
+    struct hmap t;
+    hmap_init(&t, sizeof(int64_t));
+    for (size_t i = 0; i < nref; i++) *(int64_t *)hmap_put(&t, ref[i].key, NULL) = (int64_t)i;
+    struct sm_nest x;
+    sm_nest_init(&x, &t);
+    CHECK_INT(x.n, nref);
+    int bad = 0;
+    for (size_t i = 1; i < x.n; i++) bad += ref_bytes(x.e[i - 1].k.p, x.e[i - 1].k.len, x.e[i].k.p, x.e[i].k.len) >= 0;
+    CHECK_INT(bad, 0);
+    sm_nest_free(&x);
+    hmap_free(&t);
+    hmap_free(&m);
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -207,5 +304,6 @@ int main(void)
     RUN(t_normalize_host);
     RUN(t_consumer_counts);
     RUN(t_consumer_chunking);
+    RUN(t_rows_order);
     return check_done();
 }

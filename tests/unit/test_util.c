@@ -230,6 +230,41 @@ static void t_json(void)
     free(out);
 }
 
+/* the writer's own number formatting, escapes between plain runs, and pretty indentation */
+static void t_json_edges(void)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    struct jw w;
+    jw_init(&w, f, false);
+    jw_arr(&w);
+    jw_int(&w, INT64_MIN); jw_int(&w, INT64_MAX); jw_int(&w, 0); jw_uint(&w, UINT64_MAX);
+    jw_str(&w, (struct str){ "plain\x7f\"x\xe2\x82", 10 });     /* DEL, quote, truncated UTF-8 at the end */
+    jw_str(&w, STR_LIT("\tstart and end\r"));
+    jw_str(&w, STR_NULL);
+    jw_arr_end(&w);
+    fclose(f);
+    CHECK_STR(out, "[-9223372036854775808,9223372036854775807,0,18446744073709551615,"
+                   "\"plain\\u007f\\\"x\xef\xbf\xbd\xef\xbf\xbd\",\"\\tstart and end\\r\",\"\"]");
+    free(out);
+    out = NULL;
+    f = open_memstream(&out, &len);
+    jw_init(&w, f, true);
+    jw_obj(&w);
+    jw_key(&w, "a");
+    jw_obj(&w);
+    jw_key(&w, "b");
+    jw_arr(&w);
+    jw_int(&w, 1);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    fclose(f);
+    CHECK_STR(out, "{\n  \"a\": {\n    \"b\": [\n      1\n    ]\n  }\n}");
+    free(out);
+}
+
 int main(void)
 {
     RUN(t_str);
@@ -240,5 +275,6 @@ int main(void)
     RUN(t_par);
     RUN(t_arena);
     RUN(t_json);
+    RUN(t_json_edges);
     return check_done();
 }
