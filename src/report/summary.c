@@ -98,31 +98,21 @@ void sm_stats_init(struct sm_stats *s, struct arena *ar)
     for (int i = 0; i < NT_MAX; i++) hmap_init_arena(&s->t[i], sizeof(int64_t), ar);
 }
 
-void sm_stats_free(struct sm_stats *s)
+/* Apply f to every map of s. */
+static void stats_maps(struct sm_stats *s, void (*f)(struct hmap *))
 {
-    hmap_free(&s->days);
-    hmap_free(&s->recip_dom);
-    hmap_free(&s->sendg_dom);
-    hmap_free(&s->recip_user);
-    hmap_free(&s->sendg_user);
-    hmap_free(&s->smtpd_dom);
-    hmap_free(&s->hosts);
-    hmap_free(&s->nosize);
-    for (int i = 0; i < NT_MAX; i++) hmap_free(&s->t[i]);
+    struct hmap *fixed[] = { &s->days, &s->recip_dom, &s->sendg_dom, &s->recip_user, &s->sendg_user,
+                             &s->smtpd_dom, &s->hosts, &s->nosize };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) f(fixed[i]);
+    for (int i = 0; i < NT_MAX; i++) f(&s->t[i]);
 }
+
+void sm_stats_free(struct sm_stats *s) { stats_maps(s, hmap_free); }
 
 void sm_stats_clear(struct sm_stats *s)
 {
     memset(s, 0, offsetof(struct sm_stats, days));
-    hmap_clear(&s->days);
-    hmap_clear(&s->recip_dom);
-    hmap_clear(&s->sendg_dom);
-    hmap_clear(&s->recip_user);
-    hmap_clear(&s->sendg_user);
-    hmap_clear(&s->smtpd_dom);
-    hmap_clear(&s->hosts);
-    hmap_clear(&s->nosize);
-    for (int i = 0; i < NT_MAX; i++) hmap_clear(&s->t[i]);
+    stats_maps(s, hmap_clear);
     s->overflow = 0;
 }
 

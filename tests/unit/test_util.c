@@ -210,57 +210,69 @@ static void t_arena(void)
     CHECK(a.head == NULL);
 }
 
-static void t_json(void)
+/* What build() writes through a JSON writer, as a string (caller frees). */
+static char *json_of(void (*build)(struct jw *), bool pretty)
 {
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     struct jw w;
-    jw_init(&w, f, false);
-    jw_obj(&w);
-    jw_key(&w, "s");
-    jw_str(&w, (struct str){ "a\"b\\c\n\x01\xff\xc3\xa9", 10 });
-    jw_key(&w, "n"); jw_int(&w, -5);
-    jw_key(&w, "a"); jw_arr(&w); jw_uint(&w, 1); jw_bool(&w, true); jw_null(&w); jw_arr_end(&w);
-    jw_key(&w, "e"); jw_obj(&w); jw_obj_end(&w);
-    jw_obj_end(&w);
+    jw_init(&w, f, pretty);
+    build(&w);
     fclose(f);
+    return out;
+}
+
+static void build_basic(struct jw *w)
+{
+    jw_obj(w);
+    jw_key(w, "s");
+    jw_str(w, (struct str){ "a\"b\\c\n\x01\xff\xc3\xa9", 10 });
+    jw_key(w, "n"); jw_int(w, -5);
+    jw_key(w, "a"); jw_arr(w); jw_uint(w, 1); jw_bool(w, true); jw_null(w); jw_arr_end(w);
+    jw_key(w, "e"); jw_obj(w); jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+static void t_json(void)
+{
+    char *out = json_of(build_basic, false);
     /* control bytes escaped, invalid UTF-8 replaced by U+FFFD, valid UTF-8 kept */
     CHECK_STR(out, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\xef\xbf\xbd\xc3\xa9\",\"n\":-5,\"a\":[1,true,null],\"e\":{}}");
     free(out);
 }
 
+static void build_edges(struct jw *w)
+{
+    jw_arr(w);
+    jw_int(w, INT64_MIN); jw_int(w, INT64_MAX); jw_int(w, 0); jw_uint(w, UINT64_MAX);
+    jw_str(w, (struct str){ "plain\x7f\"x\xe2\x82", 10 });     /* DEL, quote, truncated UTF-8 at the end */
+    jw_str(w, STR_LIT("\tstart and end\r"));
+    jw_str(w, STR_NULL);
+    jw_arr_end(w);
+}
+
+static void build_nested(struct jw *w)
+{
+    jw_obj(w);
+    jw_key(w, "a");
+    jw_obj(w);
+    jw_key(w, "b");
+    jw_arr(w);
+    jw_int(w, 1);
+    jw_arr_end(w);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
 /* the writer's own number formatting, escapes between plain runs, and pretty indentation */
 static void t_json_edges(void)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    struct jw w;
-    jw_init(&w, f, false);
-    jw_arr(&w);
-    jw_int(&w, INT64_MIN); jw_int(&w, INT64_MAX); jw_int(&w, 0); jw_uint(&w, UINT64_MAX);
-    jw_str(&w, (struct str){ "plain\x7f\"x\xe2\x82", 10 });     /* DEL, quote, truncated UTF-8 at the end */
-    jw_str(&w, STR_LIT("\tstart and end\r"));
-    jw_str(&w, STR_NULL);
-    jw_arr_end(&w);
-    fclose(f);
+    char *out = json_of(build_edges, false);
     CHECK_STR(out, "[-9223372036854775808,9223372036854775807,0,18446744073709551615,"
                    "\"plain\\u007f\\\"x\xef\xbf\xbd\xef\xbf\xbd\",\"\\tstart and end\\r\",\"\"]");
     free(out);
-    out = NULL;
-    f = open_memstream(&out, &len);
-    jw_init(&w, f, true);
-    jw_obj(&w);
-    jw_key(&w, "a");
-    jw_obj(&w);
-    jw_key(&w, "b");
-    jw_arr(&w);
-    jw_int(&w, 1);
-    jw_arr_end(&w);
-    jw_obj_end(&w);
-    jw_obj_end(&w);
-    fclose(f);
+    out = json_of(build_nested, true);
     CHECK_STR(out, "{\n  \"a\": {\n    \"b\": [\n      1\n    ]\n  }\n}");
     free(out);
 }
