@@ -24,6 +24,7 @@
                                           huge pages */
 #define STREAM_BATCH 262144            /* lines per chunk state when reading a stream */
 #define SEARCH_BLOCK (256u << 10)      /* search mode (consumer->find): bytes per pread() */
+#define READ_BLOCK (256u << 10)        /* plain jobs: bytes per pread(), parsed while in cache */
 
 struct chunk_stats {
     uint64_t lines, unparsed, oow, cut;
@@ -188,35 +189,19 @@ static void buf_give(struct pool *p, char *b)
     free(b);
 }
 
-/* Read the job's bytes plus one byte before (to see whether a line starts at `start`) and
- * enough after `end` to finish the last line (a longer one is cut there anyway). */
-static int read_job(struct pool *p, struct job *j, size_t *first)
+/* Read more of the job: up to READ_BLOCK bytes at j->blen. Returns false when nothing more
+ * can come (the range is complete, or the file shrank under us: use what we have). */
+static bool read_more(struct pool *p, struct job *j, size_t from, size_t total)
 {
-    size_t from = j->start ? j->start - 1 : 0;
-    size_t to = j->end + READER_MAX_LINE + 1;
-    if (to > p->fsize) to = p->fsize;
-    j->buf = buf_take(p, to - from + 1);
-    size_t got = 0;
-    while (got < to - from) {
-        ssize_t n = pread(p->fd, j->buf + got, to - from - got, (off_t)(from + got));
+    size_t want = total - j->blen < READ_BLOCK ? total - j->blen : READ_BLOCK;
+    while (want) {
+        ssize_t n = pread(p->fd, j->buf + j->blen, want, (off_t)(from + j->blen));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;                   /* file shrank under us: use what we have */
-        got += (size_t)n;
+        if (n <= 0) return false;
+        j->blen += (size_t)n;
+        return j->blen < total;
     }
-    j->blen = got;
-    /* skip the tail of a line that started in the previous job */
-    size_t pos = 0;
-    if (j->start) {
-        if (got == 0) return -1;
-        if (j->buf[0] != '\n') {
-            const char *nl = memchr(j->buf, '\n', got);
-            pos = nl ? (size_t)(nl - j->buf) + 1 : got;
-        } else {
-            pos = 1;
-        }
-    }
-    *first = pos;
-    return 0;
+    return false;
 }
 
 /* Search mode over buf[0..len), the file bytes from offset `base`: jump from hit to hit
@@ -314,19 +299,51 @@ static void run_job(struct pool *p, struct job *j)
         search_job(p, j, &fd);
         return;
     }
-    size_t pos;
-    if (read_job(p, j, &pos) < 0) return;
+    /* The job's bytes plus one before (to see whether a line starts at j->start) and enough
+     * after j->end to finish its last line (a longer one is cut there anyway), read a block
+     * at a time and parsed while the block is still in the CPU's cache. The buffer holds the
+     * whole job: consumers may keep slices of it until the merge. */
     size_t from = j->start ? j->start - 1 : 0;
+    size_t to = j->end + READER_MAX_LINE + 1;
+    if (to > p->fsize) to = p->fsize;
+    size_t total = to - from;
     size_t limit = j->end - from;            /* lines must start before this offset */
+    j->buf = buf_take(p, total + 1);
+    j->blen = 0;
+    size_t pos = SIZE_MAX;                   /* the first line's start, once known */
     struct str line;
-    bool cut;
-    struct lines_iter it;
-    lines_iter_init(&it, j->buf, j->blen, pos);
-    size_t at = pos;
-    while (it.pos < limit && lines_iter_next(&it, &line, &cut)) {
-        if (cut) j->cs.cut++;
-        feed_line(&fd, &j->cs, j->state, line, from + at);
-        at = it.pos;
+    bool cut, more = true;
+    while (more) {
+        more = read_more(p, j, from, total);
+        if (pos == SIZE_MAX) {
+            /* skip the tail of a line that started in the previous job */
+            if (!j->start) pos = 0;
+            else if (!j->blen) return;
+            else if (j->buf[0] == '\n') pos = 1;
+            else {
+                const char *nl = memchr(j->buf, '\n', j->blen);
+                if (nl) pos = (size_t)(nl - j->buf) + 1;
+                else if (!more) pos = j->blen;
+                else continue;
+            }
+        }
+        /* the whole lines read so far (all of it at the end) */
+        size_t end = j->blen;
+        if (more) {
+            const char *nl = pos < end ? memrchr(j->buf + pos, '\n', end - pos) : NULL;
+            if (!nl) continue;
+            end = (size_t)(nl - j->buf) + 1;
+        }
+        struct lines_iter it;
+        lines_iter_init(&it, j->buf, end, pos);
+        size_t at = pos;
+        while (it.pos < limit && lines_iter_next(&it, &line, &cut)) {
+            if (cut) j->cs.cut++;
+            feed_line(&fd, &j->cs, j->state, line, from + at);
+            at = it.pos;
+        }
+        pos = it.pos;
+        if (pos >= limit) break;
     }
 }
 
