@@ -111,4 +111,39 @@ check_eq usage-d 2 $?
 check_eq usage-detail 2 $?
 "$MW" summary --html /nonexistent-dir/x.html --now $NOW "$LOG" > /dev/null 2>&1
 check_eq html-unwritable-exit 1 $?
+# ---- progress bar: on stderr when it is a terminal and the input is several files (or over
+# 100 MB), cleared at the end; never on a pipe, never for one small file
+zcat "$LOG" > "$TMP/p1.log"
+cp "$TMP/p1.log" "$TMP/p2.log"
+pty_stderr() {   # run "$@" with stderr on a pseudo-terminal; print what the terminal received
+    python3 - "$@" <<'PYEOF'
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=s)
+os.close(s)
+out = b""
+while True:
+    try:
+        b = os.read(m, 65536)
+    except OSError:        # EIO: the child closed its end
+        break
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode("latin-1"))
+sys.exit(p.wait())
+PYEOF
+}
+out=$(pty_stderr "$MW" summary --now $NOW "$TMP/p1.log" "$TMP/p2.log")
+check_eq progress-tty-exit 0 $?
+if [[ "$out" == *"100%"* && "$out" == *"[########"* && "$out" == *" MB"* && "$out" == *$'\r\033[K' ]]; then
+    pass progress-tty-two-files
+else
+    fail progress-tty-two-files "$(printf '%q' "$out")"
+fi
+out=$(pty_stderr "$MW" summary --now $NOW "$TMP/p1.log")
+check_eq progress-tty-one-small-file-silent "" "$out"
+"$MW" summary --now $NOW "$TMP/p1.log" "$TMP/p2.log" > /dev/null 2> "$TMP/progress.err"
+check_nogrep progress-pipe-silent '%' "$TMP/progress.err"
+
 finish
