@@ -4,9 +4,9 @@
 #include "util/arena.h"
 #include "parse/journal.h"
 #include "util/msg.h"
+#include "util/par.h"
 #include "util/xalloc.h"
 #include <pthread.h>
-#include "util/par.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,14 +194,14 @@ static void buf_give(struct pool *p, char *b)
 static bool read_more(struct pool *p, struct job *j, size_t from, size_t total)
 {
     size_t want = total - j->blen < READ_BLOCK ? total - j->blen : READ_BLOCK;
-    while (want) {
-        ssize_t n = pread(p->fd, j->buf + j->blen, want, (off_t)(from + j->blen));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        j->blen += (size_t)n;
-        return j->blen < total;
-    }
-    return false;
+    if (!want) return false;
+    ssize_t n;
+    do {
+        n = pread(p->fd, j->buf + j->blen, want, (off_t)(from + j->blen));
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return false;
+    j->blen += (size_t)n;
+    return j->blen < total;
 }
 
 /* Search mode over buf[0..len), the file bytes from offset `base`: jump from hit to hit

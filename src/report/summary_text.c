@@ -37,17 +37,10 @@ static void put_pad(FILE *f, int n)
 
 static void put_int(FILE *f, int width, int64_t v)
 {
-    char b[24];
-    size_t i = sizeof b;
-    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-    do {
-        b[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) b[--i] = '-';
-    int len = (int)(sizeof b - i);
-    if (width > len) put_pad(f, width - len);
-    fwrite_unlocked(b + i, 1, (size_t)len, f);
+    char b[STR_DEC_MAX];
+    size_t len = str_dec(b, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
+    if (width > (int)len) put_pad(f, width - (int)len);
+    fwrite_unlocked(b + STR_DEC_MAX - len, 1, len, f);
 }
 
 /* pre "%6d%s" post, of adj_int_units (width 0: "%d%s") */

@@ -122,33 +122,22 @@ void jw_cstr(struct jw *w, const char *s)
     else jw_str(w, str_c(s));
 }
 
-/* digits of v (with '-' when neg) at the end of b[24], returned length */
-static size_t fmt_u64(char *b, uint64_t v, bool neg)
-{
-    size_t i = 24;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (neg) b[--i] = '-';
-    return 24 - i;
-}
-
 void jw_int(struct jw *w, int64_t v)
 {
-    char b[24];
+    char b[STR_DEC_MAX];
     sep(w);
-    size_t n = fmt_u64(b, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
-    fwrite(b + 24 - n, 1, n, w->f);
+    size_t n = str_dec(b, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
+    fwrite(b + STR_DEC_MAX - n, 1, n, w->f);
 }
 
 void jw_uint(struct jw *w, uint64_t v)
 {
-    char b[24];
+    char b[STR_DEC_MAX];
     sep(w);
-    size_t n = fmt_u64(b, v, false);
-    fwrite(b + 24 - n, 1, n, w->f);
+    size_t n = str_dec(b, v, false);
+    fwrite(b + STR_DEC_MAX - n, 1, n, w->f);
 }
+
 void jw_double(struct jw *w, double v, int decimals) { sep(w); fprintf(w->f, "%.*f", decimals, v); }
 void jw_bool(struct jw *w, bool v) { sep(w); fputs(v ? "true" : "false", w->f); }
 void jw_null(struct jw *w) { sep(w); fputs("null", w->f); }

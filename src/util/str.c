@@ -103,6 +103,17 @@ bool str_eqi(struct str a, const char *lit)
     return a.len == n && strncasecmp(a.p, lit, n) == 0;
 }
 
+size_t str_dec(char *buf, uint64_t v, bool neg)
+{
+    size_t i = STR_DEC_MAX;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg) buf[--i] = '-';
+    return STR_DEC_MAX - i;
+}
+
 bool str_to_u64(struct str s, uint64_t *out)
 {
     uint64_t v;

@@ -98,6 +98,12 @@ bool str_to_u64(struct str s, uint64_t *out);
 /* Parse a leading unsigned decimal number; returns digits consumed (0 if none). */
 size_t str_lead_u64(struct str s, uint64_t *out);
 
+/* The decimal digits of v (with a leading '-' when neg), right-aligned at the end of
+ * buf[STR_DEC_MAX]; returns their count (the text is buf + STR_DEC_MAX - count). For writers
+ * of many numbers, where printf's format parsing costs more than the digits. */
+#define STR_DEC_MAX 24
+size_t str_dec(char *buf, uint64_t v, bool neg);
+
 /* Copy into a NUL-terminated heap string (caller frees). */
 char *str_dup(struct str s);
 /* Copy into buf of size cap (cap >= 1), truncating; always NUL-terminates. Returns buf. */

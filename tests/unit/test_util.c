@@ -42,6 +42,22 @@ static ptrdiff_t naive_find(const char *h, size_t hl, const char *n, size_t nl)
     return -1;
 }
 
+/* str_dec: digits right-aligned at the end of the buffer */
+static void t_str_dec(void)
+{
+    char b[STR_DEC_MAX], out[STR_DEC_MAX + 1];
+    struct { uint64_t v; bool neg; const char *want; } cases[] = {
+        { 0, false, "0" }, { 7, true, "-7" }, { 12345, false, "12345" },
+        { UINT64_MAX, false, "18446744073709551615" }, { (uint64_t)INT64_MAX + 1, true, "-9223372036854775808" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = str_dec(b, cases[i].v, cases[i].neg);
+        memcpy(out, b + STR_DEC_MAX - n, n);
+        out[n] = 0;
+        CHECK_STR(out, cases[i].want);
+    }
+}
+
 static void t_str_find(void)
 {
     unsigned seed = 12345;
@@ -281,6 +297,7 @@ int main(void)
 {
     RUN(t_str);
     RUN(t_str_find);
+    RUN(t_str_dec);
     RUN(t_buf);
     RUN(t_hash);
     RUN(t_hash_clear);
