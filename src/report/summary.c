@@ -1615,48 +1615,57 @@ static void row_vals(const struct hmap *m, const void *v, int64_t *n, int64_t *s
     }
 }
 
-struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
+/* Rows x[0..n) (key, n, size and val set) sorted for display, compacted into one block that
+ * holds its own copies of the keys (caller frees; x is left to the caller). */
+static struct sm_row *rows_sort(struct xrow *x, size_t n, enum sm_sort how)
 {
-    size_t n = hmap_count(m), bytes = 0, it = 0;
-    struct str k;
-    void *v;
-    while (hmap_next(m, &it, &k, &v)) bytes += 2 * k.len + 8;
-    struct xrow *x = xmalloc((n ? n : 1) * sizeof *x);
-    struct xrow **px = xmalloc((n ? n : 1) * sizeof *px);
-    char *kb = xmalloc(bytes + 1), *kp = kb;
     bool norm = how == SORT_CNT_HOST || how == SORT_SIZE_HOST;
-    size_t i = 0;
-    for (it = 0; hmap_next(m, &it, &k, &v); i++) {
-        sm_copy(kp, k.p, k.len);
-        x[i].r.key = (struct str){ kp, k.len };
-        kp += k.len;
-        x[i].r.val = v;
-        row_vals(m, v, &x[i].r.n, &x[i].size);
-        x[i].kpfx = be_prefix(k);
+    size_t keybytes = 0;
+    for (size_t i = 0; i < n; i++) keybytes += x[i].r.key.len;
+    /* a normalised key is at most its key plus 4 bytes (a short dotted quad packs to 4) */
+    char *nb = norm ? xmalloc(keybytes + 4 * n + 1) : NULL, *np = nb;
+    struct xrow **px = xmalloc((n ? n : 1) * sizeof *px);
+    for (size_t i = 0; i < n; i++) {
+        x[i].kpfx = be_prefix(x[i].r.key);
         x[i].norm = STR_NULL;
         x[i].npfx = 0;
         if (norm) {
-            size_t nl = pfs_normalize_host(k, kp, k.len + 4);
-            x[i].norm = (struct str){ kp, nl };
+            size_t nl = pfs_normalize_host(x[i].r.key, np, x[i].r.key.len + 4);
+            x[i].norm = (struct str){ np, nl };
             x[i].npfx = be_prefix(x[i].norm);
-            kp += nl;
+            np += nl;
         }
         px[i] = &x[i];
     }
     sort_rows(px, n, how);
-    /* compact into sm_row array followed by the key bytes (one block, one free()) */
-    struct sm_row *rows = xmalloc((n ? n : 1) * sizeof *rows + bytes + 1);
+    struct sm_row *rows = xmalloc((n ? n : 1) * sizeof *rows + keybytes + 1);
     char *dst = (char *)(rows + (n ? n : 1));
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         rows[i] = px[i]->r;
         sm_copy(dst, px[i]->r.key.p, px[i]->r.key.len);
         rows[i].key.p = dst;
         dst += px[i]->r.key.len;
     }
     free(px);
+    free(nb);
+    return rows;
+}
+
+struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *np)
+{
+    size_t n = hmap_count(m), it = 0, i = 0;
+    struct xrow *x = xmalloc((n ? n : 1) * sizeof *x);
+    struct str k;
+    void *v;
+    while (hmap_next(m, &it, &k, &v) && i < n) {
+        x[i].r.key = k;
+        x[i].r.val = v;
+        row_vals(m, v, &x[i].r.n, &x[i].size);
+        i++;
+    }
+    struct sm_row *rows = rows_sort(x, i, how);
     free(x);
-    free(kb);
-    *np = n;
+    *np = i;
     return rows;
 }
 
@@ -1695,9 +1704,6 @@ void sm_nest_free(struct sm_nest *x)
 
 struct sm_row *sm_children(const struct sm_nest *x, struct str prefix, size_t *np, bool *leaf)
 {
-    struct hmap tmp;
-    hmap_init(&tmp, sizeof(int64_t));
-    *leaf = true;
     /* the first key >= prefix: every key that starts with prefix follows it in one run */
     size_t lo = 0, hi = x->n;
     while (lo < hi) {
@@ -1705,16 +1711,38 @@ struct sm_row *sm_children(const struct sm_nest *x, struct str prefix, size_t *n
         if (cmp_bytes(x->e[mid].k, prefix) < 0) lo = mid + 1;
         else hi = mid;
     }
-    for (size_t i = lo; i < x->n; i++) {
-        struct str k = x->e[i].k;
+    size_t end = lo;
+    *leaf = true;
+    for (; end < x->n; end++) {
+        struct str k = x->e[end].k;
         if (k.len < prefix.len || (prefix.len && memcmp(k.p, prefix.p, prefix.len) != 0)) break;
-        struct str rest = str_from(k, prefix.len);
+        if (*leaf && memchr(k.p + prefix.len, SM_SEP, k.len - prefix.len)) *leaf = false;
+    }
+    struct sm_row *rows;
+    if (*leaf) {
+        /* every key of the run is a child of its own (keys are unique): no merging */
+        size_t n = end - lo;
+        struct xrow *r = xmalloc((n ? n : 1) * sizeof *r);
+        for (size_t i = 0; i < n; i++) {
+            r[i].r = (struct sm_row){ str_from(x->e[lo + i].k, prefix.len), x->e[lo + i].v, NULL };
+            r[i].size = 0;
+        }
+        rows = rows_sort(r, n, SORT_CNT_HOST);
+        free(r);
+        *np = n;
+        return rows;
+    }
+    /* inner children: the counts of the keys below each one add up */
+    struct hmap tmp;
+    hmap_init(&tmp, sizeof(int64_t));
+    for (size_t i = lo; i < end; i++) {
+        struct str rest = str_from(x->e[i].k, prefix.len);
         ptrdiff_t sep = str_chr(rest, SM_SEP);
-        if (sep >= 0) { *leaf = false; rest = str_sub(rest, 0, (size_t)sep); }
+        if (sep >= 0) rest = str_sub(rest, 0, (size_t)sep);
         int64_t *c = hmap_put(&tmp, rest, NULL);
         *c += x->e[i].v;
     }
-    struct sm_row *rows = sm_rows(&tmp, *leaf ? SORT_CNT_HOST : SORT_KEY, np);
+    rows = sm_rows(&tmp, SORT_KEY, np);
     for (size_t i = 0; i < *np; i++) rows[i].val = NULL;
     hmap_free(&tmp);
     return rows;

@@ -295,6 +295,56 @@ static void t_rows_order(void)
     hmap_free(&m);
 }
 
+/* sm_children: inner levels add up the counts below each child (sorted by key); a leaf
+ * level is sorted by count, then pflogsumm's host order (dotted quads as numbers) */
+static void t_children(void)
+{
+    struct hmap t;
+    hmap_init(&t, sizeof(int64_t));
+    struct { const char *k; int64_t v; } in[] = {
+        { "x\x1f" "10.0.0.1", 3 }, { "x\x1f" "1.2.3.4", 3 }, { "x\x1fhost", 5 },
+        { "y", 1 }, { "y\x1fz", 2 }, { "\x1f\x1f", 4 },
+    };
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) *(int64_t *)hmap_put(&t, str_c(in[i].k), NULL) = in[i].v;
+    struct sm_nest x;
+    sm_nest_init(&x, &t);
+    size_t n;
+    bool leaf;
+    struct sm_row *r = sm_children(&x, STR_NULL, &n, &leaf);
+    CHECK(!leaf);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK_SLICE(r[0].key, "");
+        CHECK_INT(r[0].n, 4);
+        CHECK_SLICE(r[1].key, "x");
+        CHECK_INT(r[1].n, 11);
+        CHECK_SLICE(r[2].key, "y");
+        CHECK_INT(r[2].n, 3);
+    }
+    free(r);
+    r = sm_children(&x, str_c("x\x1f"), &n, &leaf);
+    CHECK(leaf);
+    CHECK_INT(n, 3);
+    if (n == 3) {
+        CHECK_SLICE(r[0].key, "host");
+        CHECK_SLICE(r[1].key, "1.2.3.4");
+        CHECK_SLICE(r[2].key, "10.0.0.1");
+        CHECK_INT(r[2].n, 3);
+    }
+    free(r);
+    r = sm_children(&x, str_c("y\x1f"), &n, &leaf);
+    CHECK(leaf && n == 1 && r[0].n == 2);
+    free(r);
+    r = sm_children(&x, str_c("\x1f"), &n, &leaf);
+    CHECK(!leaf && n == 1 && r[0].key.len == 0 && r[0].n == 4);
+    free(r);
+    r = sm_children(&x, str_c("nothing\x1f"), &n, &leaf);
+    CHECK_INT(n, 0);
+    free(r);
+    sm_nest_free(&x);
+    hmap_free(&t);
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -305,5 +355,6 @@ int main(void)
     RUN(t_consumer_counts);
     RUN(t_consumer_chunking);
     RUN(t_rows_order);
+    RUN(t_children);
     return check_done();
 }
