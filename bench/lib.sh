@@ -26,7 +26,7 @@ measure() {
     local name=$1; shift
     local secs=() rss=() i
     for ((i = 0; i < RUNS; i++)); do
-        /usr/bin/time -f "%e %M" -o "$WORK/time.$$" bash -c '"$@" > /dev/null' _ "$@" 2>/dev/null
+        /usr/bin/time -f "%e %M" -o "$WORK/time.$$" "$@" > /dev/null 2>/dev/null
         read -r s r < "$WORK/time.$$"
         secs+=("$s"); rss+=("$r")
     done
