@@ -1695,6 +1695,15 @@ void sm_nest_init(struct sm_nest *x, const struct hmap *m)
     free(tmp);
 }
 
+struct str sm_child_prefix(char *buf, struct str prefix, struct str key)
+{
+    size_t kl = key.len < 2000 ? key.len : 2000;
+    sm_copy(buf, prefix.p, prefix.len);
+    sm_copy(buf + prefix.len, key.p, kl);
+    buf[prefix.len + kl] = SM_SEP;
+    return (struct str){ buf, prefix.len + kl + 1 };
+}
+
 void sm_nest_free(struct sm_nest *x)
 {
     free(x->e);

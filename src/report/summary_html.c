@@ -13,6 +13,7 @@
  */
 #include "report/summary_int.h"
 #include "util/timeparse.h"
+#include "util/xalloc.h"
 #include <stdlib.h>
 #include <string.h>
 #include <inttypes.h>
@@ -134,16 +135,12 @@ static void nested_html(FILE *f, const struct sm_nest *m, struct str prefix, int
         free(rows);
         return;
     }
-    char *pb = malloc(prefix.len + 2100);
+    char *pb = xmalloc(SM_CHILD_CAP(prefix));
     for (size_t i = 0; i < n; i++) {
         fputs("<details open><summary>", f);
         esc(f, rows[i].key);
         fprintf(f, " <span class=\"muted\">(total: %" PRId64 ")</span></summary>\n", rows[i].n);
-        sm_copy(pb, prefix.p, prefix.len);
-        size_t kl = rows[i].key.len < 2000 ? rows[i].key.len : 2000;
-        sm_copy(pb + prefix.len, rows[i].key.p, kl);
-        pb[prefix.len + kl] = SM_SEP;
-        nested_html(f, m, (struct str){ pb, prefix.len + kl + 1 }, cnt);
+        nested_html(f, m, sm_child_prefix(pb, prefix, rows[i].key), cnt);
         fputs("</details>\n", f);
     }
     free(pb);

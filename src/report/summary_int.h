@@ -128,6 +128,10 @@ struct sm_row *sm_rows(const struct hmap *m, enum sm_sort how, size_t *n);
  * node was quadratic. Built from an unchanging map; keys point into it. */
 struct sm_nest { size_t n; struct sm_nkv { struct str k; int64_t v; } *e; };
 void sm_nest_init(struct sm_nest *x, const struct hmap *m);
+/* The prefix of a row's children: prefix, the row's key (at most 2000 bytes) and SM_SEP,
+ * written into buf, which holds SM_CHILD_CAP(prefix) bytes (the printers' walks allocate it). */
+#define SM_CHILD_CAP(prefix) ((prefix).len + 2001)
+struct str sm_child_prefix(char *buf, struct str prefix, struct str key);
 void sm_nest_free(struct sm_nest *x);
 /* Rows of the direct children of `prefix` (a path of a nested table, ending in SM_SEP, or
  * empty for the top level), with counts summed over their subtrees, sorted by key. */

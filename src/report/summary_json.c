@@ -6,6 +6,7 @@
  */
 #include "report/summary_int.h"
 #include "util/json.h"
+#include "util/xalloc.h"
 #include "util/timeparse.h"
 #include <stdlib.h>
 #include <string.h>
@@ -45,16 +46,12 @@ static void jnested(struct jw *w, const struct sm_nest *m, struct str prefix, in
         return;
     }
     jw_obj(w);
-    char *pb = malloc(prefix.len + 2100);
+    char *pb = xmalloc(SM_CHILD_CAP(prefix));
     for (size_t i = 0; i < n; i++) {
         char key[1100];
         str_copy(key, sizeof key, rows[i].key);
         jw_key(w, key);
-        sm_copy(pb, prefix.p, prefix.len);
-        size_t kl = rows[i].key.len < 2000 ? rows[i].key.len : 2000;
-        sm_copy(pb + prefix.len, rows[i].key.p, kl);
-        pb[prefix.len + kl] = SM_SEP;
-        jnested(w, m, (struct str){ pb, prefix.len + kl + 1 }, cnt);
+        jnested(w, m, sm_child_prefix(pb, prefix, rows[i].key), cnt);
     }
     free(pb);
     jw_obj_end(w);

@@ -92,16 +92,11 @@ static void walk(FILE *f, const struct sm_nest *m, struct str prefix, struct sm_
         }
         return;
     }
-    char *pb = xmalloc(prefix.len + 2100);
+    char *pb = xmalloc(SM_CHILD_CAP(prefix));
     for (size_t i = 0; i < n; i++) {
         put_pad(f, level);
         put_str(f, rows[i].key);
-        size_t pl = prefix.len;
-        sm_copy(pb, prefix.p, pl);
-        size_t kl = rows[i].key.len < 2000 ? rows[i].key.len : 2000;
-        sm_copy(pb + pl, rows[i].key.p, kl);
-        pb[pl + kl] = SM_SEP;
-        struct str np = { pb, pl + kl + 1 };
+        struct str np = sm_child_prefix(pb, prefix, rows[i].key);
         size_t cn;
         bool cleaf;
         struct sm_row *cr = sm_children(m, np, &cn, &cleaf);
